@@ -1,0 +1,1 @@
+"""Gradio interpolation app: arrives with the inference/app issue."""

@@ -1,0 +1,84 @@
+"""Image decoding to RGB uint8 tensors and StarGAN v2's training augmentation."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode to RGB: EXIF rotation applied, 16-bit/float greyscale rescaled, alpha dropped."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        img = Image.fromarray(arr.astype(np.uint8), mode="L")
+    return img.convert("RGB")
+
+
+def pil_to_uint8(img: Image.Image, size: int | None = None) -> torch.Tensor:
+    """PIL image -> (3, H, W) uint8 tensor, optionally resized (bilinear, antialiased) to size x size."""
+    img = to_rgb(img)
+    if size is not None and img.size != (size, size):
+        img = img.resize((size, size), Image.BILINEAR)
+    return torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+
+
+def load_image(path, size: int | None = None) -> torch.Tensor:
+    """Decode an image file fully (raises on corrupt files) into a (3, size, size) uint8 tensor."""
+    with Image.open(path) as img:
+        img.load()
+        return pil_to_uint8(img, size)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1] (StarGAN v2's Normalize(0.5, 0.5))."""
+    return images.float().div(127.5).sub(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], clamped."""
+    return images.detach().float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def random_resized_crop_box(height: int, width: int, g: torch.Generator,
+                            scale=(0.8, 1.0), ratio=(0.9, 1.1)) -> tuple[int, int, int, int]:
+    """torchvision's RandomResizedCrop box sampling, drawn from ``g`` (top, left, h, w)."""
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        u = torch.rand(4, generator=g).tolist()
+        target_area = area * (scale[0] + u[0] * (scale[1] - scale[0]))
+        aspect = math.exp(log_ratio[0] + u[1] * (log_ratio[1] - log_ratio[0]))
+        w = int(round(math.sqrt(target_area * aspect)))
+        h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(u[2] * (height - h + 1))
+            left = int(u[3] * (width - w + 1))
+            return top, left, h, w
+    return 0, 0, height, width
+
+
+def augment(image: torch.Tensor, g: torch.Generator, randcrop_prob: float = 0.5) -> torch.Tensor:
+    """StarGAN v2 training augmentation of one uint8 (3, S, S) image; returns float [-1, 1].
+
+    With probability ``randcrop_prob`` a random resized crop (scale 0.8-1.0, ratio 0.9-1.1) resized
+    back to S, then a horizontal flip with probability 0.5. The crop is taken from the image already
+    resized to S (StarGAN v2 crops the original file first), so decoded images can be cached.
+    """
+    size = image.shape[-1]
+    x = to_float(image)
+    u = torch.rand(2, generator=g).tolist()
+    if u[0] < randcrop_prob:
+        top, left, h, w = random_resized_crop_box(size, size, g)
+        x = x[:, top:top + h, left:left + w]
+        x = F.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
+    if u[1] < 0.5:
+        x = x.flip(-1)
+    return x

@@ -1,0 +1,88 @@
+"""Loss terms of StarGAN v2 and of the smooth-style-space paper, each a pure function of tensors."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def adversarial_loss(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """Non-saturating GAN loss: ``BCEWithLogits(logits, target)`` averaged over the batch.
+
+    ``target=1`` gives ``mean(softplus(-logits))`` (real / generator), ``target=0`` gives
+    ``mean(softplus(logits))`` (fake).
+    """
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(target)))
+
+
+def r1_penalty(d_out: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
+    """R1 gradient penalty on real images: ``0.5 * mean_i sum_pixels (dD(x_i)/dx_i)^2``.
+
+    ``x_in`` must require grad and ``d_out`` be computed from it; the graph is kept so the penalty
+    can be back-propagated into D (double backward).
+    """
+    (grad,) = torch.autograd.grad(d_out.sum(), x_in, create_graph=True)
+    return 0.5 * grad.float().pow(2).flatten(1).sum(1).mean()
+
+
+def style_reconstruction_loss(s_pred: torch.Tensor, s_trg: torch.Tensor) -> torch.Tensor:
+    """StarGAN v2 Eq. (8): ``mean |s_trg - E(G(x, s_trg))|``."""
+    return (s_pred - s_trg).abs().mean()
+
+
+def diversity_loss(x_fake: torch.Tensor, x_fake2: torch.Tensor) -> torch.Tensor:
+    """Diversity-sensitive term Eq. (9): ``mean |G(x, s1) - G(x, s2)|`` with the second output detached.
+
+    The caller subtracts it (weighted by the decaying ``lambda_ds``) from the generator loss.
+    """
+    return (x_fake - x_fake2.detach()).abs().mean()
+
+
+def cycle_loss(x_rec: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
+    """Cycle consistency Eq. (10): ``mean |x - G(G(x, s), E(x))|``."""
+    return (x_rec - x_real).abs().mean()
+
+
+def hardest_negatives(anchor: torch.Tensor, anchor_labels: torch.Tensor,
+                      candidates: torch.Tensor, candidate_labels: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch-hard negative mining: for each anchor, the candidate of another domain closest to it.
+
+    Returns ``(negatives, found)``: negatives shaped like ``anchor`` and a bool mask that is False
+    for anchors with no candidate of another domain (give it to :func:`triplet_loss` as ``mask``).
+    """
+    dist = torch.cdist(anchor.detach().float(), candidates.detach().float())
+    dist = dist.masked_fill(anchor_labels[:, None] == candidate_labels[None, :], float("inf"))
+    best = dist.min(dim=1)
+    return candidates[best.indices], torch.isfinite(best.values)
+
+
+def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                 margin: float = 0.1, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Paper Eq. (1): ``mean max(||s_a - s_p||_2 - ||s_a - s_n||_2 + margin, 0)``.
+
+    Euclidean (not squared) distances. ``mask`` (bool, per sample) keeps only the triplets that take
+    part (samples whose target domain differs from their source domain); the mean is over kept
+    samples and is 0 when none is kept.
+    """
+    d_ap = (anchor - positive).norm(dim=1)
+    d_an = (anchor - negative).norm(dim=1)
+    per_sample = F.relu(d_ap - d_an + margin)
+    if mask is None:
+        return per_sample.mean()
+    per_sample = torch.where(mask, per_sample, torch.zeros_like(per_sample))
+    return per_sample.sum() / mask.sum().clamp(min=1)
+
+
+def style_regularization(s_trg: torch.Tensor, s_org: torch.Tensor) -> torch.Tensor:
+    """Style regularisation SR, paper Eq. (3): ``mean(s_trg^2) + mean(s_org^2)``.
+
+    The mean runs over batch *and* code elements, as in the authors' code; this is the paper's
+    ``E[||s||_2^2]`` scaled by ``1 / style_dim`` (so lambda_sr = 1 here equals 1/64 in the paper's
+    notation for 64-d codes).
+    """
+    return s_trg.pow(2).mean() + s_org.pow(2).mean()
+
+
+def content_loss(lpips_net: torch.nn.Module, x_src: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor:
+    """Paper Eq. (4): mean LPIPS distance between the source and its translation (inputs in [-1, 1])."""
+    return lpips_net(x_src, x_fake).mean()

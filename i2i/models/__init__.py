@@ -1,0 +1,51 @@
+"""Networks of StarGAN v2 (Generator, MappingNetwork, StyleEncoder, Discriminator) and their builder."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, fields
+
+from torch import nn
+
+from .encoders import Discriminator, StyleEncoder
+from .generator import Generator, HighPass
+from .mapping import MappingNetwork
+
+__all__ = ["Generator", "HighPass", "MappingNetwork", "StyleEncoder", "Discriminator", "Networks",
+           "build_networks"]
+
+
+@dataclass
+class Networks:
+    """The networks of one model; ``discriminator`` is None for inference-only (EMA) sets."""
+
+    generator: Generator
+    mapping_network: MappingNetwork
+    style_encoder: StyleEncoder
+    discriminator: Discriminator | None = None
+
+    def items(self) -> list[tuple[str, nn.Module]]:
+        """(name, module) pairs of the networks present, in a fixed order."""
+        return [(f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None]
+
+    def to(self, device) -> "Networks":
+        for _, net in self.items():
+            net.to(device)
+        return self
+
+    def ema_copy(self) -> "Networks":
+        """Deep copies of G, M and E (no discriminator) in eval mode without gradients."""
+        nets = Networks(*(copy.deepcopy(net) for net in (self.generator, self.mapping_network, self.style_encoder)))
+        for _, net in nets.items():
+            net.eval().requires_grad_(False)
+        return nets
+
+
+def build_networks(model_cfg, num_domains: int, discriminator: bool = True) -> Networks:
+    """Build G, M, E (and D) from a :class:`i2i.config.ModelConfig`, He-initialised."""
+    c = model_cfg
+    return Networks(
+        Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim),
+        MappingNetwork(c.latent_dim, c.style_dim, num_domains, c.hidden_dim),
+        StyleEncoder(c.img_size, c.style_dim, num_domains, c.max_conv_dim, c.base_dim),
+        Discriminator(c.img_size, num_domains, c.max_conv_dim, c.base_dim) if discriminator else None,
+    )

@@ -1,0 +1,43 @@
+"""Run logging: JSONL of every loss term, TensorBoard scalars and images."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class RunLogger:
+    """Append ``{"step", "time", ...terms}`` lines to ``RUN/log.jsonl`` and mirror them to TensorBoard.
+
+    On resume, TensorBoard events after ``start_step`` are purged so curves do not double back.
+    """
+
+    def __init__(self, run_dir: str | Path, start_step: int = 0, tensorboard: bool = True):
+        self.run_dir = Path(run_dir)
+        self.jsonl = open(self.run_dir / "log.jsonl", "a", buffering=1)
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=start_step or None)
+            except ImportError:  # tensorboard is a declared dependency; tolerate its absence anyway
+                log.warning("tensorboard not installed: logging to log.jsonl only")
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        self.jsonl.write(json.dumps({"step": step, "time": round(time.time(), 3), **values}) + "\n")
+        if self.tb is not None:
+            for key, value in values.items():
+                self.tb.add_scalar(key, value, step)
+
+    def image(self, tag: str, step: int, image_chw_uint8) -> None:
+        if self.tb is not None:
+            self.tb.add_image(tag, image_chw_uint8, step)
+
+    def close(self) -> None:
+        self.jsonl.close()
+        if self.tb is not None:
+            self.tb.close()

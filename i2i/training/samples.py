@@ -1,0 +1,71 @@
+"""Sample grids written during training: reference-guided (sources x references) and latent-guided."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+from ..data.dataset import DomainImages
+from ..data.images import to_float, to_uint8
+from ..models import Networks
+
+
+def fixed_examples(images: DomainImages, per_domain: int = 2, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images ``offset .. offset + per_domain - 1`` of each domain (wrapping around) and their labels."""
+    picks = []
+    for d in range(images.num_domains):
+        indices = images.domain_indices(d)
+        picks += [indices[(offset + k) % len(indices)] for k in range(per_domain)]
+    return torch.stack([images.image(i) for i in picks]), images.labels[picks]
+
+
+@torch.no_grad()
+def reference_grid(ema: Networks, x_src: torch.Tensor, x_ref: torch.Tensor, y_ref: torch.Tensor) -> torch.Tensor:
+    """StarGAN v2's reference figure: top row references, left column sources, cell = G(src, E(ref)).
+
+    Inputs are float [-1, 1]; returns a uint8 (3, H, W) grid. Each source is encoded once.
+    """
+    n, m = x_src.size(0), x_ref.size(0)
+    s_ref = ema.style_encoder(x_ref, y_ref)
+    h, _ = ema.generator.encode_content(x_src)
+    out = ema.generator.decode_content(h.repeat_interleave(m, 0), s_ref.repeat(n, 1))  # row-major (src, ref)
+    blank = torch.ones_like(x_src[:1])
+    rows = [torch.cat([blank, x_ref])] + [torch.cat([x_src[i:i + 1], out[i * m:(i + 1) * m]]) for i in range(n)]
+    return make_grid(to_uint8(torch.cat(rows)), nrow=m + 1, padding=2, pad_value=255)
+
+
+@torch.no_grad()
+def latent_grid(ema: Networks, x_src: torch.Tensor, num_domains: int, latent_dim: int,
+                seeds_per_domain: int = 3, seed: int = 0) -> torch.Tensor:
+    """Left column sources, then for each target domain ``seeds_per_domain`` columns with fixed z."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(seeds_per_domain, latent_dim, generator=g).to(x_src.device)
+    z = z.repeat(num_domains, 1)
+    y = torch.arange(num_domains, device=x_src.device).repeat_interleave(seeds_per_domain)
+    styles = ema.mapping_network(z, y)
+    n, m = x_src.size(0), styles.size(0)
+    h, _ = ema.generator.encode_content(x_src)
+    out = ema.generator.decode_content(h.repeat_interleave(m, 0), styles.repeat(n, 1))
+    rows = [torch.cat([x_src[i:i + 1], out[i * m:(i + 1) * m]]) for i in range(n)]
+    return make_grid(to_uint8(torch.cat(rows)), nrow=m + 1, padding=2, pad_value=255)
+
+
+def save_png(grid_uint8: torch.Tensor, path: str | Path) -> None:
+    """Write a uint8 (3, H, W) tensor as PNG."""
+    Image.fromarray(grid_uint8.permute(1, 2, 0).cpu().numpy()).save(path)
+
+
+def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path, step: int,
+                       latent_dim: int, device: torch.device) -> dict[str, Path]:
+    """Write ``step_XXXXXXX_reference.png`` and ``..._latent.png`` for fixed validation images."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    src, _ = fixed_examples(images, per_domain=2)
+    ref, y_ref = fixed_examples(images, per_domain=1, offset=2)
+    src, ref = to_float(src).to(device), to_float(ref).to(device)
+    paths = {"reference": out_dir / f"step_{step:07d}_reference.png", "latent": out_dir / f"step_{step:07d}_latent.png"}
+    save_png(reference_grid(ema, src, ref, y_ref.to(device)), paths["reference"])
+    save_png(latent_grid(ema, src, images.num_domains, latent_dim), paths["latent"])
+    return paths

@@ -1,0 +1,111 @@
+"""Loss computation of one StarGAN v2 + smoothing iteration (no optimiser logic here)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .. import losses
+from ..config import LossConfig
+from ..models import Networks
+
+
+@dataclass
+class Weights:
+    """Loss weights in force at one iteration (after the ds decay and the SR ramp)."""
+
+    reg: float
+    sty: float
+    ds: float
+    cyc: float
+    tri: float
+    sr: float
+    cont: float
+
+
+def target_code(nets: Networks, batch: dict, mode: str, second: bool = False) -> torch.Tensor:
+    """A target-domain style code: ``M(z1|z2, y_trg)`` (latent mode) or ``E(x_ref|x_ref2, y_trg)`` (reference)."""
+    if mode == "latent":
+        return nets.mapping_network(batch["z2" if second else "z1"], batch["y_trg"])
+    return nets.style_encoder(batch["x_ref2" if second else "x_ref"], batch["y_trg"])
+
+
+def discriminator_loss(nets: Networks, batch: dict, mode: str, w: Weights, autocast, masks=None):
+    """D loss on real sources and on fakes made with latent or reference styles, plus R1 on reals.
+
+    ``L_D = BCE(D_y(x), 1) + BCE(D_y'(G(x, s)), 0) + lambda_reg * R1``. The real branch runs in float32
+    (autocast off) so the double-backward R1 term stays numerically safe under mixed precision.
+    """
+    x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_trg"]
+    x_real = x_real.detach().requires_grad_(w.reg > 0)
+    with autocast(enabled=False):
+        out = nets.discriminator(x_real.float(), y_org)
+        loss_real = losses.adversarial_loss(out, 1)
+        loss_reg = losses.r1_penalty(out, x_real) if w.reg > 0 else out.new_zeros(())
+    with autocast():
+        with torch.no_grad():
+            s_trg = target_code(nets, batch, mode)
+            x_fake = nets.generator(x_real.detach(), s_trg, masks=masks)
+        loss_fake = losses.adversarial_loss(nets.discriminator(x_fake, y_trg).float(), 0)
+    loss = loss_real + loss_fake + w.reg * loss_reg
+    return loss, {"real": loss_real.detach(), "fake": loss_fake.detach(), "reg": loss_reg.detach()}
+
+
+def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: LossConfig, autocast,
+                   lpips_net=None, masks=None, cycle_masks=None):
+    """G-side losses of one latent or reference iteration.
+
+    Returns ``(main, smooth, terms)`` (``smooth`` is None while no smoothing term is active):
+    ``main = L_adv + l_sty L_sty - l_ds L_ds + l_cyc L_cyc +
+    l_cont L_cont`` (StarGAN v2 Eq. 7 plus the paper's content loss, Eq. 4) and ``smooth = l_tri L_tri
+    + l_sr L_SR`` (Eq. 1 and 3), which only involve style codes. They are returned apart so the caller
+    can route ``smooth`` to the network that produced the codes.
+
+    Triplets: anchor and positive are the two target codes, the negative is the source-domain code
+    (``M(z1, y_src)`` in latent iterations, ``E(x_src, y_src)`` in reference ones, or the batch-hard
+    negative), kept only where ``y_trg != y_src``. SR uses the target code and ``E(x_src, y_src)``.
+    """
+    x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_trg"]
+    terms = {}
+    with autocast():
+        s_trg, s_trg2 = target_code(nets, batch, mode), target_code(nets, batch, mode, second=True)
+        h, cache = nets.generator.encode_content(x_real, masks)  # shared by both translations
+        x_fake = nets.generator.decode_content(h, s_trg, cache, masks)
+        loss_adv = losses.adversarial_loss(nets.discriminator(x_fake, y_trg).float(), 1)
+        loss_sty = losses.style_reconstruction_loss(nets.style_encoder(x_fake, y_trg).float(), s_trg.float())
+        if w.ds > 0:
+            with torch.no_grad():
+                x_fake2 = nets.generator.decode_content(h.detach(), s_trg2, cache, masks)
+            loss_ds = losses.diversity_loss(x_fake.float(), x_fake2.float())
+        else:
+            loss_ds = x_fake.new_zeros(())
+        s_org = nets.style_encoder(x_real, y_org)
+        x_rec = nets.generator(x_fake, s_org, masks=cycle_masks)
+        loss_cyc = losses.cycle_loss(x_rec.float(), x_real.float())
+    if w.cont > 0 and lpips_net is not None:
+        loss_cont = losses.content_loss(lpips_net, x_real.float(), x_fake.float())
+    else:
+        loss_cont = x_fake.new_zeros((), dtype=torch.float32)
+    main = loss_adv + w.sty * loss_sty - w.ds * loss_ds + w.cyc * loss_cyc + w.cont * loss_cont
+
+    s_trg, s_trg2, s_org = s_trg.float(), s_trg2.float(), s_org.float()
+    if w.tri > 0:
+        if mode == "latent":
+            with autocast():
+                s_neg = nets.mapping_network(batch["z1"], y_org).float()
+        else:
+            s_neg = s_org
+        mask = y_trg != y_org
+        if cfg.tri_hard_negatives:
+            s_neg, found = losses.hardest_negatives(
+                s_trg, y_trg, torch.cat([s_trg, s_trg2, s_neg]), torch.cat([y_trg, y_trg, y_org]))
+            mask = mask & found
+        loss_tri = losses.triplet_loss(s_trg, s_trg2, s_neg, cfg.tri_margin, mask)
+    else:
+        loss_tri = s_trg.new_zeros(())
+    # SR is cheap: computed (and logged) whenever enabled, also before its ramp-in starts
+    loss_sr = losses.style_regularization(s_trg, s_org) if cfg.lambda_sr > 0 else s_trg.new_zeros(())
+    active = [w_ * term for w_, term in ((w.tri, loss_tri), (w.sr, loss_sr)) if w_ > 0]
+    smooth = torch.stack(active).sum() if active else None
+    terms.update(adv=loss_adv, sty=loss_sty, ds=loss_ds, cyc=loss_cyc, cont=loss_cont, tri=loss_tri, sr=loss_sr)
+    return main, smooth, {k: v.detach().float() for k, v in terms.items()}

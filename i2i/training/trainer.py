@@ -1,0 +1,105 @@
+"""The Trainer: owns networks, EMA copies, optimisers, AMP and the LPIPS net, and runs one iteration."""
+from __future__ import annotations
+
+import functools
+import logging
+
+import torch
+
+from ..config import Config
+from ..models import build_networks
+from ..pretrained import build_lpips
+from .ema import update_ema
+from .schedules import ds_weight, ramp_weight
+from .step import Weights, discriminator_loss, generator_loss
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    """One StarGAN v2 + smoothing iteration, as in StarGAN v2's solver.
+
+    Per iteration: D step with a latent-code fake, D step with a reference fake, G step with latent
+    styles (updates G, M and E), G step with reference styles (updates G; and E through the triplet
+    and SR terms when ``loss.smooth_trains_encoder``), then the EMA update of G, M and E.
+    """
+
+    def __init__(self, cfg: Config, num_domains: int, device: torch.device):
+        self.cfg, self.device = cfg, device
+        t = cfg.train
+        self.nets = build_networks(cfg.model, num_domains).to(device)
+        self.ema = self.nets.ema_copy()
+        self.optims = {
+            name: torch.optim.Adam(net.parameters(), lr=t.f_lr if name == "mapping_network" else t.lr,
+                                   betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
+            for name, net in self.nets.items()}
+        amp = t.amp if device.type == "cuda" else "none"
+        if t.amp != "none" and amp == "none":
+            log.warning("train.amp=%s ignored on %s: mixed precision is used on CUDA only", t.amp, device)
+        if amp == "bf16" and not torch.cuda.is_bf16_supported():
+            log.warning("bf16 not supported on this GPU; using fp16 with a GradScaler")
+            amp = "fp16"
+        dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+        self.autocast = functools.partial(torch.autocast, device.type, dtype=dtype, enabled=amp != "none")
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+        self.lpips, self.lpips_provenance = (None, "off")
+        if cfg.loss.lambda_cont > 0:
+            net, self.lpips_provenance = build_lpips(random_weights=t.lpips_random_weights)
+            self.lpips = net.to(device)
+
+    def weights(self, step: int) -> Weights:
+        """Loss weights at ``step`` (decayed ds, ramped SR)."""
+        c = self.cfg.loss
+        return Weights(reg=c.lambda_reg, sty=c.lambda_sty, ds=ds_weight(step, c.lambda_ds, c.ds_iter),
+                       cyc=c.lambda_cyc, tri=c.lambda_tri, sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp),
+                       cont=c.lambda_cont)
+
+    def _params(self, *names: str) -> list[torch.nn.Parameter]:
+        return [p for name in names for p in getattr(self.nets, name).parameters()]
+
+    def _update(self, losses_and_inputs: list[tuple[torch.Tensor, list[str]]], step_names: list[str]) -> None:
+        """Back-propagate each loss into the parameters of the named networks only, then step those."""
+        for name in step_names:
+            self.optims[name].zero_grad(set_to_none=True)
+        for i, (loss, names) in enumerate(losses_and_inputs):
+            retain = i < len(losses_and_inputs) - 1
+            self.scaler.scale(loss).backward(inputs=self._params(*names), retain_graph=retain)
+        for name in step_names:
+            self.scaler.step(self.optims[name])
+        self.scaler.update()
+
+    def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        """Run iteration ``step`` on a device batch; return detached loss terms (no host sync)."""
+        w, nets, cfg = self.weights(step), self.nets, self.cfg.loss
+        masks = cycle_masks = None  # seam: FAN heatmaps when model.w_hpf > 0 (StarGAN v2 converter issue)
+        out = {}
+        nets.discriminator.requires_grad_(True)
+        for mode in ("latent", "reference"):
+            loss, terms = discriminator_loss(nets, batch, mode, w, self.autocast, masks)
+            self._update([(loss, ["discriminator"])], ["discriminator"])
+            out.update({f"D/{mode}/{k}": v for k, v in terms.items()})
+        nets.discriminator.requires_grad_(False)  # G steps need gradients through D, not into it
+        gme = ["generator", "mapping_network", "style_encoder"]
+        for mode in ("latent", "reference"):
+            main, smooth, terms = generator_loss(nets, batch, mode, w, cfg, self.autocast, self.lpips,
+                                                 masks, cycle_masks)
+            if mode == "latent":
+                self._update([(main if smooth is None else main + smooth, gme)], gme)
+            elif cfg.smooth_trains_encoder and smooth is not None:
+                self._update([(main, ["generator"]), (smooth, ["style_encoder"])], ["generator", "style_encoder"])
+            else:  # StarGAN v2 / the authors' code: reference iterations step G only
+                self._update([(main, ["generator"])], ["generator"])
+            out.update({f"G/{mode}/{k}": v for k, v in terms.items()})
+        for name, ema_net in self.ema.items():
+            update_ema(getattr(nets, name), ema_net, self.cfg.train.ema_beta)
+        return out
+
+    def state_dict(self) -> dict:
+        """Optimiser and grad-scaler states (the weights are saved separately as safetensors)."""
+        return {"optimizers": {k: o.state_dict() for k, o in self.optims.items()}, "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, opt in self.optims.items():
+            opt.load_state_dict(state["optimizers"][name])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])

@@ -1,0 +1,28 @@
+"""Shared fixtures: a tiny synthetic dataset and a tiny CPU config (random LPIPS trunk, stated in tests)."""
+from __future__ import annotations
+
+import pytest
+
+from i2i.config import load_config
+from i2i.data import make_synthetic
+
+TINY = [
+    "model.img_size=32", "model.style_dim=8", "model.latent_dim=4", "model.hidden_dim=16",
+    "model.max_conv_dim=16", "model.base_dim=8",
+    "data.num_workers=0", "loss.ds_iter=10", "loss.sr_start=2", "loss.sr_ramp=4",
+    "train.total_iters=6", "train.batch_size=4", "train.device=cpu", "train.log_every=1",
+    "train.sample_every=3", "train.save_every=3",
+    "train.lpips_random_weights=true",  # no internet: LPIPS content loss uses a random AlexNet trunk in tests
+]
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory):
+    return make_synthetic(tmp_path_factory.mktemp("synthetic"), num_train=10, num_val=3, size=32, seed=1)
+
+
+@pytest.fixture
+def tiny_config(synthetic_root):
+    def make(*overrides):
+        return load_config("configs/synthetic.yaml", [*TINY, f"data.root={synthetic_root}", *overrides])
+    return make

@@ -1,0 +1,47 @@
+"""Config loading, overrides and validation."""
+from pathlib import Path
+
+import pytest
+
+from i2i.config import Config, load_config, save_config
+
+
+@pytest.mark.parametrize("path", sorted(Path("configs").glob("*.yaml")))
+def test_shipped_configs_load(path):
+    cfg = load_config(path)
+    assert isinstance(cfg, Config)
+
+
+def test_paper_configs_follow_the_paper():
+    for name in ("celeba_hq", "afhq"):
+        cfg = load_config(f"configs/{name}.yaml")
+        assert cfg.model.img_size == 256 and cfg.model.max_conv_dim == 512 and cfg.model.base_dim is None
+        assert (cfg.loss.sr_start, cfg.loss.sr_ramp, cfg.train.total_iters) == (40000, 60000, 100000)
+        assert cfg.loss.tri_margin == 0.1 and cfg.loss.lambda_tri == 1 and cfg.loss.lambda_cont == 1
+        assert (cfg.train.lr, cfg.train.f_lr, cfg.train.beta1, cfg.train.beta2) == (1e-4, 1e-6, 0.0, 0.99)
+
+
+def test_overrides_and_types(tmp_path):
+    cfg = load_config("configs/synthetic.yaml", ["train.total_iters=7", "loss.lambda_tri=0.1",
+                                                 "loss.tri_hard_negatives=true", "model.base_dim=null",
+                                                 "train.lr=3e-4"])
+    assert cfg.train.lr == 3e-4
+    assert cfg.train.total_iters == 7 and cfg.loss.lambda_tri == 0.1 and cfg.loss.tri_hard_negatives
+    assert cfg.model.base_dim is None
+    save_config(cfg, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == cfg
+
+
+@pytest.mark.parametrize("override,match", [
+    ("train.totl_iters=5", "unknown config key.*train.totl_iters"),
+    ("nosuch.key=1", "unknown config key.*nosuch"),
+    ("train.total_iters=abc", "expects int"),
+    ("train.lr=fast", "expects float"),
+    ("loss.tri_hard_negatives=3", "expects bool"),
+    ("model.img_size=48", "power of two"),
+    ("train.amp=fp8", "train.amp"),
+    ("train.total_iters", "section.key=value"),
+])
+def test_bad_overrides(override, match):
+    with pytest.raises(ValueError, match=match):
+        load_config("configs/synthetic.yaml", [override])

@@ -1,0 +1,120 @@
+"""End-to-end training on the tiny synthetic set: losses, checkpoints, exact resume, failures, loss routing.
+
+The LPIPS content loss runs with a random AlexNet trunk here (no internet), see conftest.TINY.
+"""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from i2i import losses
+from i2i.data import DomainImages, TrainBatches
+from i2i.training import CheckpointMismatchError, NonFiniteLossError, Trainer, latest_checkpoint, train
+from i2i.training.checkpoint import load_checkpoint
+
+
+def read_log(run_dir):
+    return [json.loads(line) for line in open(run_dir / "log.jsonl")]
+
+
+def test_train_writes_everything_and_resume_is_exact(tiny_config, tmp_path):
+    cfg = tiny_config()
+    full = tmp_path / "full"
+    final = train(cfg, full, progress=False)
+    assert final.name == "step_0000006"
+    assert {p.name for p in final.iterdir()} == {"nets.safetensors", "nets_ema.safetensors", "state.pt"}
+    assert (full / "config.yaml").is_file() and json.loads((full / "domains.json").read_text())["domains"]
+    assert sorted(p.name for p in (full / "samples").iterdir()) == [
+        "step_0000003_latent.png", "step_0000003_reference.png", "step_0000006_latent.png", "step_0000006_reference.png"]
+    assert any((full / "tensorboard").iterdir())
+    log = read_log(full)
+    steps = [r["step"] for r in log if "G/latent/adv" in r]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    assert len({round(r["G/latent/cyc"], 6) for r in log if "G/latent/cyc" in r}) > 1  # losses change
+    assert all(r["G/latent/sr"] > 0 and r["G/latent/cont"] > 0 for r in log if "G/latent/sr" in r)
+
+    # interrupted after 3 iterations, then resumed: same losses, same weights
+    part = tmp_path / "part"
+    train(tiny_config("train.total_iters=3"), part, progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg, part, progress=False)
+    train(cfg, part, resume=True, progress=False)
+    resumed = [r for r in read_log(part) if "G/latent/adv" in r]
+    for a, b in zip([r for r in log if "G/latent/adv" in r], resumed):
+        assert a["step"] == b["step"]
+        for key in a:
+            if "/" in key and not key.startswith("time"):
+                assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["step"], key)
+    wa, wb = load_file(str(final / "nets_ema.safetensors")), load_file(str(latest_checkpoint(part) / "nets_ema.safetensors"))
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
+
+
+def test_resume_with_other_model_shape_is_explained(tiny_config, tmp_path):
+    train(tiny_config("train.total_iters=1"), tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="model.max_conv_dim: saved 16, now 32"):
+        train(tiny_config("model.max_conv_dim=32", "train.total_iters=2"), tmp_path / "run", resume=True,
+              progress=False)
+    trainer = Trainer(tiny_config("model.style_dim=12"), 3, torch.device("cpu"))
+    with pytest.raises(CheckpointMismatchError, match=r"generator\.decode\.0\.norm1\.fc\.weight: shape"):
+        load_checkpoint(latest_checkpoint(tmp_path / "run"), trainer.nets)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real_cycle = losses.cycle_loss
+
+    def poisoned(x_rec, x_real):
+        calls["n"] += 1
+        out = real_cycle(x_rec, x_real)
+        return out * float("nan") if calls["n"] > 8 else out  # 2 calls per iteration: NaN from step 5
+
+    monkeypatch.setattr(losses, "cycle_loss", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match="G/latent/cyc.*step_0000003"):
+        train(tiny_config(), run, progress=False)
+    assert latest_checkpoint(run).name == "step_0000003"
+    state = load_checkpoint(latest_checkpoint(run))
+    assert state["step"] == 3
+
+
+def _one_iteration(cfg, batch):
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, 3, torch.device("cpu"))
+    before = {k: v.clone() for k, v in trainer.nets.style_encoder.state_dict().items()}
+    trainer.train_step(batch, step=5)
+    return trainer, before
+
+
+def test_smooth_terms_route_to_the_encoder_in_reference_iterations(tiny_config, synthetic_root):
+    """Default: triplet/SR on E's codes step E in reference iterations; authors' mode steps G only.
+
+    G's update is the same in both modes (E steps after G's gradients are taken), E's differs.
+    """
+    images = DomainImages(synthetic_root, "train", 32, progress=False)
+    batch = TrainBatches(images, 4, 4, seed=1)[0]
+    ours, _ = _one_iteration(tiny_config("loss.smooth_trains_encoder=true"), batch)
+    authors, _ = _one_iteration(tiny_config("loss.smooth_trains_encoder=false"), batch)
+    for (k, a), b in zip(ours.nets.generator.state_dict().items(), authors.nets.generator.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), k
+    diff = max((a - b).abs().max().item() for a, b in zip(ours.nets.style_encoder.parameters(),
+                                                             authors.nets.style_encoder.parameters()))
+    assert diff > 1e-6
+
+
+@pytest.mark.parametrize("overrides,zero", [
+    (["loss.lambda_tri=0", "loss.lambda_sr=0", "loss.lambda_cont=0"], {"tri", "sr", "cont"}),  # baseline
+    (["loss.lambda_sr=0", "loss.lambda_cont=0"], {"sr", "cont"}),  # + tri
+    (["loss.lambda_tri=0", "loss.lambda_cont=0"], {"tri", "cont"}),  # + SR
+    (["loss.lambda_cont=0"], {"cont"}),  # + tri + SR
+    (["loss.tri_hard_negatives=true"], set()),  # full, batch-hard negatives
+])
+def test_ablation_configs_switch_terms_off(tiny_config, synthetic_root, overrides, zero):
+    images = DomainImages(synthetic_root, "train", 32, progress=False)
+    batch = TrainBatches(images, 4, 4, seed=1)[0]
+    trainer = Trainer(tiny_config(*overrides), 3, torch.device("cpu"))
+    terms = trainer.train_step(batch, step=5)
+    for name in ("tri", "sr", "cont"):
+        value = terms[f"G/latent/{name}"].item()
+        assert (value == 0) == (name in zero) or (name == "tri" and value == 0), (name, value)
+    assert (trainer.lpips is None) == ("cont" in zero)
