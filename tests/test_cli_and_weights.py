@@ -1,0 +1,43 @@
+"""The console script's surface and the LPIPS weights locator."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from i2i.cli import main
+from i2i.pretrained import ALEXNET_FILE, MissingWeightsError, build_lpips
+
+
+def test_help_lists_subcommands():
+    out = subprocess.run([sys.executable, "-m", "i2i", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("make-synthetic", "train"):
+        assert command in out
+
+
+def test_train_on_bad_layout_is_a_clear_error(tmp_path, capsys):
+    code = main(["train", "--config", "configs/synthetic.yaml", "--run-dir", str(tmp_path / "run"),
+                 "--set", f"data.root={tmp_path / 'nothing'}"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'nothing' / 'train'} does not exist" in err and "Traceback" not in err
+
+
+def test_lpips_uses_alexnet_file_from_torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(MissingWeightsError, match=f"{ALEXNET_FILE} in {tmp_path / 'hub' / 'checkpoints'}"):
+        build_lpips(allow_random_fallback=False)
+    _, provenance = build_lpips()  # offline fallback
+    assert provenance == "random-weights"
+
+    import torchvision
+
+    torch.manual_seed(123)
+    alexnet = torchvision.models.alexnet(weights=None)
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(alexnet.state_dict(), tmp_path / "hub" / "checkpoints" / ALEXNET_FILE)
+    net, provenance = build_lpips(allow_random_fallback=False)
+    assert provenance == "pretrained"
+    first_conv = net.net.slice1[0].weight
+    assert torch.equal(first_conv, alexnet.features[0].weight)
+    assert not any(p.requires_grad for p in net.parameters()) and not net.training
