@@ -50,7 +50,7 @@ def main() -> None:
     sec = (time.perf_counter() - tic) / args.iters
     print(f"config={args.config} img_size={cfg.model.img_size} batch={cfg.train.batch_size} device={device} "
           f"threads={torch.get_num_threads()}")
-    print(f"{sec:.3f} s/iter  {1 / sec:.2f} it/s  {cfg.train.batch_size / sec:.1f} img/s")
+    print(f"{sec:.3f} s/iter  {1 / sec:.3g} it/s  {cfg.train.batch_size / sec:.3g} img/s")
 
 
 if __name__ == "__main__":
