@@ -61,8 +61,8 @@ def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool
         from ..config import load_config
 
         saved_model = config_to_dict(load_config(run_dir / "config.yaml"))["model"]
-        diff = {k: (v, config_to_dict(cfg)["model"][k]) for k, v in saved_model.items()
-                if config_to_dict(cfg)["model"][k] != v}
+        model = config_to_dict(cfg)["model"]
+        diff = {k: (v, model[k]) for k, v in saved_model.items() if model[k] != v}
         if diff:
             raise ValueError(f"cannot resume {run_dir}: model config differs from the saved one "
                              + ", ".join(f"model.{k}: saved {a!r}, now {b!r}" for k, (a, b) in diff.items()))
