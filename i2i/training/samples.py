@@ -21,19 +21,26 @@ def fixed_examples(images: DomainImages, per_domain: int = 2, offset: int = 0) -
     return torch.stack([images.image(i) for i in picks]), images.labels[picks]
 
 
+def translation_rows(ema: Networks, x_src: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """Each source followed by its translations under every style, row-major: (n * (1 + m), 3, H, W).
+
+    Each source is encoded once; all n * m decodes run in one batch.
+    """
+    n, m = x_src.size(0), styles.size(0)
+    h, _ = ema.generator.encode_content(x_src)
+    out = ema.generator.decode_content(h.repeat_interleave(m, 0), styles.repeat(n, 1))
+    return torch.cat([x_src[:, None], out.view(n, m, *out.shape[1:])], dim=1).flatten(0, 1)
+
+
 @torch.no_grad()
 def reference_grid(ema: Networks, x_src: torch.Tensor, x_ref: torch.Tensor, y_ref: torch.Tensor) -> torch.Tensor:
     """StarGAN v2's reference figure: top row references, left column sources, cell = G(src, E(ref)).
 
-    Inputs are float [-1, 1]; returns a uint8 (3, H, W) grid. Each source is encoded once.
+    Inputs are float [-1, 1]; returns a uint8 (3, H, W) grid.
     """
-    n, m = x_src.size(0), x_ref.size(0)
-    s_ref = ema.style_encoder(x_ref, y_ref)
-    h, _ = ema.generator.encode_content(x_src)
-    out = ema.generator.decode_content(h.repeat_interleave(m, 0), s_ref.repeat(n, 1))  # row-major (src, ref)
-    blank = torch.ones_like(x_src[:1])
-    rows = [torch.cat([blank, x_ref])] + [torch.cat([x_src[i:i + 1], out[i * m:(i + 1) * m]]) for i in range(n)]
-    return make_grid(to_uint8(torch.cat(rows)), nrow=m + 1, padding=2, pad_value=255)
+    rows = translation_rows(ema, x_src, ema.style_encoder(x_ref, y_ref))
+    header = torch.cat([torch.ones_like(x_src[:1]), x_ref])
+    return make_grid(to_uint8(torch.cat([header, rows])), nrow=x_ref.size(0) + 1, padding=2, pad_value=255)
 
 
 @torch.no_grad()
@@ -45,11 +52,8 @@ def latent_grid(ema: Networks, x_src: torch.Tensor, num_domains: int, latent_dim
     z = z.repeat(num_domains, 1)
     y = torch.arange(num_domains, device=x_src.device).repeat_interleave(seeds_per_domain)
     styles = ema.mapping_network(z, y)
-    n, m = x_src.size(0), styles.size(0)
-    h, _ = ema.generator.encode_content(x_src)
-    out = ema.generator.decode_content(h.repeat_interleave(m, 0), styles.repeat(n, 1))
-    rows = [torch.cat([x_src[i:i + 1], out[i * m:(i + 1) * m]]) for i in range(n)]
-    return make_grid(to_uint8(torch.cat(rows)), nrow=m + 1, padding=2, pad_value=255)
+    rows = translation_rows(ema, x_src, styles)
+    return make_grid(to_uint8(rows), nrow=styles.size(0) + 1, padding=2, pad_value=255)
 
 
 def save_png(grid_uint8: torch.Tensor, path: str | Path) -> None:
