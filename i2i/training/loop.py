@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import signal
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..config import Config, config_to_dict, save_config
+from ..config import Config, config_to_dict, load_config, save_config
 from ..data import DomainImages, TrainBatches
 from ..device import resolve_device
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -58,8 +59,6 @@ def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool
         raise FileExistsError(f"{run_dir} already holds checkpoints: pass --resume to continue it, "
                               "or choose another --run-dir")
     if resume and (run_dir / "config.yaml").exists():
-        from ..config import load_config
-
         saved_model = config_to_dict(load_config(run_dir / "config.yaml"))["model"]
         model = config_to_dict(cfg)["model"]
         diff = {k: (v, model[k]) for k, v in saved_model.items() if model[k] != v}
@@ -117,7 +116,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
             return {}
         means = _mean_terms(history)
         history.clear()
-        bad = [k for k, v in means.items() if not torch.isfinite(torch.tensor(v))]
+        bad = [k for k, v in means.items() if not math.isfinite(v)]
         if bad:
             raise NonFiniteLossError(f"non-finite loss at or before step {step}: {', '.join(bad)}. Stopped without "
                                      f"saving; last good checkpoint: {last_saved or 'none'} (resume with --resume, "
