@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA ?= data/synthetic
 RUN ?= runs/synthetic
+# Metric networks: no pretrained weights on an offline machine, so the demo evaluates with random ones
+# (every number labelled random-weights). Put the files in $$TORCH_HOME (see README) and run with EVAL_WEIGHTS=
+EVAL_WEIGHTS ?= --random-weights
 
 .PHONY: setup demo test clean
 
@@ -15,12 +18,13 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Generate the synthetic dataset, train the small model on CPU (a few minutes), write sample grids.
+# Generate the synthetic dataset, train the small model on CPU (a few minutes), write sample grids, evaluate.
 demo: setup
 	@test -d $(DATA)/train || $(PY) -m i2i make-synthetic --out $(DATA)
 	$(PY) -m i2i train --config configs/synthetic.yaml --run-dir $(RUN) --set data.root=$(DATA) \
 		$$(test -f $(RUN)/checkpoints/latest && echo --resume)
 	@echo "sample grids in $(RUN)/samples, logs in $(RUN)/log.jsonl and $(RUN)/tensorboard"
+	$(PY) -m i2i eval --checkpoint $(RUN) --data $(DATA) --num-sources 4 --out $(RUN)/eval/report.json $(EVAL_WEIGHTS)
 
 test: setup
 	$(PY) -m pytest -q

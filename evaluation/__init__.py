@@ -1,1 +1,9 @@
-"""Evaluation metrics (FID, LPIPS diversity, FRD, Perceptual Smoothness): arrives with the evaluation issue."""
+"""Evaluation metrics with the paper's protocols: FID, LPIPS diversity, FRD and Perceptual Smoothness (PS).
+
+One module per metric holds pure functions on tensors or features (``fid``, ``lpips_diversity``, ``frd``,
+``ps``); ``protocols`` generates the images; ``evaluate`` runs every task; ``report`` writes JSON/Markdown.
+"""
+from .evaluate import EvalSettings, evaluate
+from .report import write_report
+
+__all__ = ["EvalSettings", "evaluate", "write_report"]

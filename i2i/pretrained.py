@@ -16,6 +16,7 @@ import torch
 log = logging.getLogger(__name__)
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
+RANDOM_WEIGHTS = "random-weights"  # the label every number computed on random third-party weights carries
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -54,26 +55,38 @@ def missing_message(filename: str, what: str, folder: Path | None = None) -> str
     return f"{what} weights not found: put {filename} in {folder}"
 
 
+def require_weights(filename: str, what: str, weights_dir: str | Path | None = None,
+                    folder: Path | None = None) -> Path:
+    """Path of a pretrained weights file, or MissingWeightsError naming the file, the folder and the options."""
+    path = find_weights(filename, weights_dir, folder)
+    if path is None:
+        raise MissingWeightsError(missing_message(filename, what, folder) + " (or in the folder given with "
+                                  "--weights-dir), or pass --random-weights to compute numbers labelled "
+                                  "random-weights")
+    return path
+
+
 def build_lpips(random_weights: bool = False, allow_random_fallback: bool = True,
-                weights_dir: str | Path | None = None) -> tuple[torch.nn.Module, str]:
+                weights_dir: str | Path | None = None, seed: int = 0) -> tuple[torch.nn.Module, str]:
     """LPIPS (AlexNet trunk, v0.1 linear heads shipped with the ``lpips`` package), frozen and in eval mode.
 
     Returns ``(module, provenance)`` with provenance ``"pretrained"`` or ``"random-weights"``. Without
     the AlexNet file (``alexnet-owt-7be5be79.pth`` in ``$TORCH_HOME/hub/checkpoints``) it falls back to
-    a random trunk with a loud warning when ``allow_random_fallback``, and raises otherwise.
+    a random trunk with a loud warning when ``allow_random_fallback``, and raises otherwise. A random
+    trunk is drawn from ``seed`` (the global RNG is left untouched), so random-weights numbers repeat.
     """
     import lpips
 
     if not random_weights and find_weights(ALEXNET_FILE, weights_dir) is None:
         message = missing_message(ALEXNET_FILE, "LPIPS AlexNet trunk")
         if not allow_random_fallback:
-            raise MissingWeightsError(message + " (or in the folder given with --weights-dir), or pass "
-                                      "--random-weights to compute numbers labelled random-weights")
+            require_weights(ALEXNET_FILE, "LPIPS AlexNet trunk", weights_dir)
         log.warning("!" * 20 + " %s. FALLING BACK TO A RANDOM ALEXNET TRUNK: the LPIPS content loss "
                     "is then not a perceptual distance. " + "!" * 20, message)
         random_weights = True
-    with warnings.catch_warnings():  # torchvision's deprecation notes about lpips' `pretrained=` call
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        warnings.simplefilter("ignore", UserWarning)  # torchvision's notes about lpips' `pretrained=` call
+        torch.manual_seed(seed)
         net = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=random_weights, verbose=False)
     net.eval().requires_grad_(False)
-    return net, "random-weights" if random_weights else "pretrained"
+    return net, RANDOM_WEIGHTS if random_weights else "pretrained"

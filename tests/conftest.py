@@ -26,3 +26,21 @@ def tiny_config(synthetic_root):
     def make(*overrides):
         return load_config("configs/synthetic.yaml", [*TINY, f"data.root={synthetic_root}", *overrides])
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, synthetic_root):
+    """A run directory holding a randomly initialised tiny model (config, domains, one checkpoint)."""
+    import torch
+
+    from i2i.models import build_networks
+    from i2i.training.checkpoint import save_checkpoint
+    from i2i.training.loop import prepare_run_dir
+
+    cfg = load_config("configs/synthetic.yaml", [*TINY, f"data.root={synthetic_root}"])
+    run = tmp_path_factory.mktemp("run")
+    prepare_run_dir(cfg, run, ["checks", "dots", "stripes"], resume=False)
+    torch.manual_seed(0)
+    nets = build_networks(cfg.model, 3)
+    save_checkpoint(run, 1, nets, nets.ema_copy(), {})
+    return run

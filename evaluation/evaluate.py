@@ -1,0 +1,239 @@
+"""``i2i eval``: run the metrics over every task src -> trg of a dataset's validation split and build a report."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from i2i.data.dataset import DomainImages, scan_split
+from i2i.data.images import to_uint8
+from i2i.inference import Translator
+from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
+
+from . import protocols
+from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics, inception_features
+from .frd import build_face_embedder, face_embeddings, face_recognition_distance
+from .lpips_diversity import lpips_diversity
+from .perceptual import DISTANCES, LPIPSDistance
+from .ps import interpolation_alphas, perceptual_smoothness, sequence_distances
+from .real_stats import default_cache_dir, real_statistics
+from .report import build_report
+
+log = logging.getLogger(__name__)
+
+METRICS = ("fid", "lpips", "ps", "frd")
+FID_PROTOCOLS = ("interpolation", "translation")
+
+
+@dataclass
+class EvalSettings:
+    """What ``i2i eval`` measures and how; the defaults follow the paper (Sec. 5)."""
+
+    checkpoint: str
+    data: str
+    metrics: tuple[str, ...] | None = None  # None: fid, lpips, ps, and frd for face models (w_hpf > 0)
+    tasks: tuple[str, ...] | None = None  # "src2trg" names; None: every ordered pair of domains
+    num_sources: int | None = None  # per source domain; None: every validation image (the paper: 1,000)
+    steps: int = 20  # frames per interpolation, end points included
+    include_end: bool = True  # False: alphas 0, 1/F, ..., (F-1)/F as in the authors' PS script
+    mode: str = "latent"  # style codes from the mapping network, or "reference" images
+    distance: str = "lpips"  # PS's delta: "lpips" (authors' script) or "sqrt-lpips" (a metric)
+    num_outs: int = 10  # translations per source for LPIPS diversity, FRD and the translation FID
+    fid_protocol: str = "interpolation"  # paper: interpolation frames; "translation": StarGAN v2's
+    real_split: str = "train"  # FID's real images of the target domain (StarGAN v2 uses train)
+    batch_size: int = 40  # images per generator forward
+    seed: int = 0
+    weights_dir: str | None = None
+    random_weights: bool = False
+    device: str = "auto"
+    stats_cache: str | None = None  # None: default_cache_dir(); "" disables the cache
+    save_images: str | None = None
+    progress: bool = True
+
+    def validate(self) -> "EvalSettings":
+        unknown = set(self.metrics or ()) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(sorted(unknown))}: choose from {', '.join(METRICS)}")
+        checks = [(self.steps >= 2, f"--steps must be at least 2, got {self.steps}"),
+                  (self.num_outs >= 2, f"--num-outs must be at least 2, got {self.num_outs}"),
+                  (self.num_sources is None or self.num_sources >= 1, "--num-sources must be at least 1"),
+                  (self.batch_size >= 1, "--batch-size must be at least 1"),
+                  (self.mode in protocols.MODES, f"--mode must be one of {', '.join(protocols.MODES)}"),
+                  (self.distance in DISTANCES, f"--distance must be one of {', '.join(DISTANCES)}"),
+                  (self.fid_protocol in FID_PROTOCOLS, f"--fid-protocol must be one of {', '.join(FID_PROTOCOLS)}")]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+
+class _Context:
+    """Everything one evaluation shares across tasks: model, images, metric networks, real statistics."""
+
+    def __init__(self, s: EvalSettings, translator: Translator, metrics: list[str]):
+        self.s, self.translator, self.metrics = s, translator, metrics
+        self.val = DomainImages(s.data, "val", translator.img_size, progress=s.progress)
+        if self.val.domains != translator.domains:
+            raise ValueError(f"{s.data}/val has domains {self.val.domains}, the model was trained on "
+                             f"{translator.domains}")
+        self.sampler = protocols.StyleSampler(translator, self.val, s.mode)
+        self.alphas = interpolation_alphas(s.steps, s.include_end)
+        self.weights: dict[str, str] = {}
+        device = translator.device
+        if "lpips" in metrics or "ps" in metrics:
+            net, self.weights["lpips"] = build_lpips(s.random_weights, allow_random_fallback=False,
+                                                     weights_dir=s.weights_dir)
+            self.lpips_net = net.to(device)
+            self.distance = LPIPSDistance(self.lpips_net, s.distance)
+            self.diversity = LPIPSDistance(self.lpips_net, "lpips")
+        if "fid" in metrics:
+            net, self.weights["inception"] = build_inception(s.random_weights, s.weights_dir)
+            self.inception = net.to(device)
+            self.real: dict[int, tuple] = {}
+            self.real_files: tuple[list[str], list[list[Path]]] | None = None
+            self.cache_hits: dict[str, bool] = {}
+            self.fewest_fid_images = FEATURE_DIM
+        if "frd" in metrics:
+            net, self.weights["facenet"] = build_face_embedder(s.random_weights, s.weights_dir)
+            self.facenet = net.to(device)
+
+    def real_stats(self, label: int) -> tuple:
+        if label not in self.real:
+            if self.real_files is None:
+                self.real_files = scan_split(self.s.data, self.s.real_split)
+            domains, files = self.real_files
+            folder = Path(self.s.data) / self.s.real_split / domains[label]
+            cache = default_cache_dir() if self.s.stats_cache is None else (Path(self.s.stats_cache)
+                                                                            if self.s.stats_cache else None)
+            self.real[label], hit = real_statistics(self.inception, self.weights["inception"], folder,
+                                                    files[label], self.translator.img_size, cache,
+                                                    progress=self.s.progress)
+            self.cache_hits[domains[label]] = hit
+        return self.real[label]
+
+    def fid(self, label: int, fake: FeatureStatistics) -> float:
+        value, n = fid_from_statistics(self.real_stats(label), fake)
+        self.fewest_fid_images = min(self.fewest_fid_images, n)
+        return value
+
+    def save(self, images: torch.Tensor, task: str, kind: str, first: int) -> None:
+        if self.s.save_images:
+            protocols.save_frames(images, Path(self.s.save_images) / task / kind, first)
+
+
+def _needs(metrics: list[str], fid_protocol: str) -> tuple[bool, bool]:
+    """Whether the interpolation pass and the translation pass have to run."""
+    fid = "fid" in metrics
+    return ("ps" in metrics or (fid and fid_protocol == "interpolation"),
+            bool({"lpips", "frd"} & set(metrics)) or (fid and fid_protocol == "translation"))
+
+
+def _interpolation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) -> dict:
+    """PS over inter-domain (s_0 from src, s_T from trg) and intra-domain (both from trg) sequences; the
+    inter-domain frames are also the paper's FID images."""
+    s, out = ctx.s, {}
+    ps = "ps" in ctx.metrics
+    fid_here = "fid" in ctx.metrics and s.fid_protocol == "interpolation"
+    per_batch = max(1, s.batch_size // s.steps)
+    for name, first, purpose in [("ps_inter", src, 0), ("ps_intra", trg, 1)][: 2 if ps else 1]:
+        g = protocols.task_generator(s.seed, src, trg, purpose)
+        terms, fake = [], FeatureStatistics()
+        for start, x in protocols.source_batches(ctx.val, src, s.num_sources, per_batch):
+            frames = protocols.interpolation_frames(ctx.translator, ctx.sampler, x, first, trg, ctx.alphas, g)
+            if ps:
+                terms.append(torch.stack(perceptual_smoothness(*sequence_distances(ctx.distance, frames))))
+            if fid_here and name == "ps_inter":
+                fake.add(inception_features(ctx.inception, to_uint8(frames.flatten(0, 1))))
+            ctx.save(frames, task, "interpolation" if name == "ps_inter" else "interpolation_intra", start)
+            bar.update(x.size(0))
+        if terms:
+            value, align, uni = torch.cat(terms, 1).mean(1).tolist()
+            out.update({name: value, f"{name}_alignment": align, f"{name}_uniformity": uni})
+        if fid_here and name == "ps_inter":
+            out["fid"] = ctx.fid(trg, fake)
+    return out
+
+
+def _translation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) -> dict:
+    s, out = ctx.s, {}
+    fid_here = "fid" in ctx.metrics and s.fid_protocol == "translation"
+    g = protocols.task_generator(s.seed, src, trg, 2)
+    diversity, frd, fake = [], [], FeatureStatistics()
+    for start, x in protocols.source_batches(ctx.val, src, s.num_sources, max(1, s.batch_size // s.num_outs)):
+        outs = protocols.random_translations(ctx.translator, ctx.sampler, x, trg, s.num_outs, g)
+        if "lpips" in ctx.metrics:
+            diversity.append(lpips_diversity(ctx.diversity, outs))
+        if "frd" in ctx.metrics:
+            emb = face_embeddings(ctx.facenet, outs.flatten(0, 1)).view(*outs.shape[:2], -1)
+            frd.append(face_recognition_distance(face_embeddings(ctx.facenet, x), emb).flatten())
+        if fid_here:
+            fake.add(inception_features(ctx.inception, to_uint8(outs.flatten(0, 1))))
+        ctx.save(outs, task, "translation", start)
+        bar.update(x.size(0))
+    if diversity:
+        out["lpips"] = torch.cat(diversity).mean().item()
+    if frd:
+        out["frd"] = torch.cat(frd).mean().item()
+    if fid_here:
+        out["fid"] = ctx.fid(trg, fake)
+    return out
+
+
+def resolve_metrics(requested: tuple[str, ...] | None, translator: Translator) -> tuple[list[str], list[str]]:
+    """The metrics to compute and notes about skipped ones: FRD only for face models unless asked for."""
+    if requested:
+        return [m for m in METRICS if m in requested], []
+    if translator.cfg.model.w_hpf > 0:
+        return list(METRICS), []
+    return ["fid", "lpips", "ps"], ["FRD skipped: the model is not a face model (model.w_hpf == 0); "
+                                    "ask for it with --metrics fid,lpips,ps,frd"]
+
+
+def select_tasks(domains: list[str], names: tuple[str, ...] | None) -> list[tuple[int, int]]:
+    """``(src, trg)`` label pairs: every ordered pair in StarGAN v2's order (by target), or the named ones."""
+    n = len(domains)
+    every = {f"{domains[src]}2{domains[trg]}": (src, trg) for trg in range(n) for src in range(n) if src != trg}
+    if not names:
+        return list(every.values())
+    unknown = [name for name in names if name not in every]
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}: choose from {', '.join(every)}")
+    return [every[name] for name in names]
+
+
+def evaluate(settings: EvalSettings) -> dict:
+    """Compute the requested metrics for every task and return the report (see :mod:`evaluation.report`)."""
+    s = settings.validate()
+    t0 = time.perf_counter()
+    translator = Translator.load(s.checkpoint, s.device)
+    metrics, notes = resolve_metrics(s.metrics, translator)
+    ctx = _Context(s, translator, metrics)
+    if s.random_weights:
+        notes.append(f"{RANDOM_WEIGHTS}: every metric network has random weights; the numbers exercise the "
+                     "pipeline and are not comparable with published ones")
+    tasks = select_tasks(translator.domains, s.tasks)
+    per_task: dict[str, dict] = {}
+    sources = sum(len(ctx.val.domain_indices(src)[:s.num_sources]) for src, _ in tasks)
+    interpolation, translation = _needs(metrics, s.fid_protocol)
+    passes = interpolation + ("ps" in metrics) + translation
+    with tqdm(total=sources * passes, desc="eval", unit="src", disable=not s.progress) as bar:
+        for src, trg in tasks:
+            task = f"{translator.domains[src]}2{translator.domains[trg]}"
+            bar.set_postfix_str(task)
+            with torch.inference_mode():
+                per_task[task] = {**(_interpolation_metrics(ctx, src, trg, task, bar) if interpolation else {}),
+                                  **(_translation_metrics(ctx, src, trg, task, bar) if translation else {})}
+    if "fid" in metrics and ctx.fewest_fid_images < FEATURE_DIM:
+        notes.append(f"FID from as few as {ctx.fewest_fid_images} images per set (< {FEATURE_DIM}): the covariance "
+                     "is singular and FID biased upwards; compare only FIDs computed from the same image counts")
+        log.warning(notes[-1])
+    if "fid" in metrics and ctx.cache_hits:
+        notes.append("real-image FID statistics: " + ", ".join(
+            f"{d} {'from cache' if hit else 'computed'}" for d, hit in ctx.cache_hits.items()))
+    return build_report(s, translator, per_task, ctx.weights, notes, time.perf_counter() - t0,
+                        dataclasses.asdict(s))

@@ -1,0 +1,131 @@
+"""Evaluation reports: a JSON document (per task, mean, settings, weights, versions) and Markdown tables."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from i2i.inference import resolve_checkpoint
+from i2i.pretrained import RANDOM_WEIGHTS
+
+# report key -> (column title, better direction, metric network whose weights it depends on)
+COLUMNS = {
+    "fid": ("FID", "↓", "inception"),
+    "lpips": ("LPIPS", "↑", "lpips"),
+    "ps_inter": ("PS inter", "↑", "lpips"),
+    "ps_intra": ("PS intra", "↑", "lpips"),
+    "frd": ("FRD", "↓", "facenet"),
+}
+PACKAGES = ("torch", "torchvision", "numpy", "lpips", "pytorch-fid", "facenet-pytorch", "i2i")
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def column_label(key: str, weights: dict[str, str]) -> str:
+    """``"FID ↓"``, or ``"FID ↓ [random-weights]"`` when its metric network had random weights."""
+    title, arrow, net = COLUMNS[key]
+    return f"{title} {arrow}" + (f" [{RANDOM_WEIGHTS}]" if weights.get(net) == RANDOM_WEIGHTS else "")
+
+
+def build_report(settings, translator, per_task: dict[str, dict], weights: dict[str, str], notes: list[str],
+                 elapsed_s: float, settings_dict: dict) -> dict:
+    """The JSON-ready report: one entry per metric with its label, weights, per-task values and mean."""
+    metrics = {}
+    for key in COLUMNS:
+        values = {task: v[key] for task, v in per_task.items() if key in v}
+        if values:
+            net = COLUMNS[key][2]
+            metrics[key] = {"label": column_label(key, weights), "weights": weights.get(net, ""),
+                            "tasks": values, "mean": sum(values.values()) / len(values)}
+    details = {task: {k: v for k, v in values.items() if k not in COLUMNS} for task, values in per_task.items()}
+    return {
+        "model": resolve_checkpoint(settings.checkpoint)[0].name,
+        "checkpoint": translator.source,
+        "data": str(settings.data),
+        "domains": translator.domains,
+        "random_weights": settings.random_weights,
+        "weights": weights,
+        "metrics": metrics,
+        "details": details,
+        "notes": notes,
+        "settings": settings_dict,
+        "protocol": {
+            "ps": f"mean over sources of the per-sequence harmonic mean of alignment and uniformity; delta = "
+                  f"{settings.distance}; {settings.steps} frames, alphas "
+                  + ("t/(F-1) (both end points)" if settings.include_end else "t/F (authors' script)"),
+            "fid": (f"{settings.fid_protocol} images vs real {settings.real_split} images of the target domain, "
+                    "pytorch-fid InceptionV3 pool3 (2048-d)"),
+            "lpips": f"mean LPIPS over all pairs of {settings.num_outs} translations per source",
+            "frd": f"mean squared L2 of VGGFace2 embeddings, source vs each of {settings.num_outs} translations",
+            "styles": settings.mode,
+        },
+        "versions": _versions(),
+        "elapsed_s": round(elapsed_s, 2),
+    }
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}" if abs(value) >= 10 else f"{value:.4f}"
+
+
+def task_table(report: dict) -> str:
+    """Markdown table with one row per task (and the mean), one column per metric."""
+    metrics = report["metrics"]
+    keys = list(metrics)
+    lines = ["| Task | " + " | ".join(metrics[k]["label"] for k in keys) + " |",
+             "|---|" + "---:|" * len(keys)]
+    tasks = list(next(iter(metrics.values()))["tasks"]) if metrics else []
+    for task in tasks:
+        lines.append(f"| {task} | " + " | ".join(_fmt(metrics[k]["tasks"][task]) for k in keys) + " |")
+    lines.append("| **mean** | " + " | ".join(f"**{_fmt(metrics[k]['mean'])}**" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def paper_table(report: dict) -> str:
+    """Markdown table in the paper's layout: one row per model, columns = each metric per task, then its mean."""
+    metrics = report["metrics"]
+    header, cells = ["Model"], [report["model"]]
+    for key, m in metrics.items():
+        for task, value in [*m["tasks"].items(), ("mean", m["mean"])]:
+            header.append(f"{m['label']} {task}")
+            cells.append(_fmt(value))
+    return "\n".join(["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1),
+                      "| " + " | ".join(cells) + " |"])
+
+
+def markdown(report: dict) -> str:
+    """The whole Markdown report: warnings, the two tables, notes and settings."""
+    parts = [f"# Evaluation of `{report['model']}`", ""]
+    if any(w == RANDOM_WEIGHTS for w in report["weights"].values()):
+        parts += [f"> **{RANDOM_WEIGHTS}**: metric networks ran on random weights "
+                  f"({', '.join(k for k, w in report['weights'].items() if w == RANDOM_WEIGHTS)}). These numbers "
+                  "test the pipeline only; they are not FID/LPIPS/PS/FRD values comparable with any paper.", ""]
+    parts += [task_table(report), "", "Paper layout:", "", paper_table(report), ""]
+    parts += [f"- {note}" for note in report["notes"]]
+    parts += [f"- {name}: {text}" for name, text in report["protocol"].items()]
+    parts += [f"- weights: {', '.join(f'{k} = {v}' for k, v in report['weights'].items())}",
+              f"- checkpoint: `{report['checkpoint']}`, seed {report['settings']['seed']}, "
+              f"{report['elapsed_s']} s"]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
+    """Write ``out`` (JSON) and the Markdown next to it (same name, ``.md``), each atomically."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    md = out.with_suffix(".md")
+    for path, text in ((out, json.dumps(report, indent=2) + "\n"), (md, markdown(report))):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return out, md
