@@ -45,6 +45,7 @@ def test_report_has_every_task_and_metric_labelled_random_weights(random_report)
     md = out.with_suffix(".md").read_text()
     assert "random-weights" in md.splitlines()[2] and "FID ↓ [random-weights]" in md
     assert "delta = lpips; 4 frames" in md
+    assert "[random-weights: lpips, inception, facenet] |" in md  # the paper-layout row is labelled too
 
 
 def test_evaluation_is_deterministic_and_reuses_real_statistics(random_report, tmp_path):
