@@ -23,7 +23,7 @@ from i2i.pretrained import build_lpips
 
 
 def batched(translator: Translator, distance: LPIPSDistance, x, s0, s1, alphas) -> torch.Tensor:
-    frames = translator.interpolate(x, s0, s1, alphas).clamp(-1, 1)
+    frames = translator.decode_interpolation(x, s0, s1, alphas).clamp(-1, 1)
     return perceptual_smoothness(*sequence_distances(distance, frames)).ps
 
 

@@ -54,7 +54,7 @@ def interpolation_frames(translator: Translator, sampler: StyleSampler, sources:
     n = sources.size(0)
     s0 = sampler(torch.full((n,), first), generator)
     s1 = sampler(torch.full((n,), last), generator)
-    return translator.interpolate(sources, s0, s1, alphas).clamp(-1, 1)
+    return translator.decode_interpolation(sources, s0, s1, alphas).clamp(-1, 1)
 
 
 def random_translations(translator: Translator, sampler: StyleSampler, sources: torch.Tensor, target: int,

@@ -58,6 +58,72 @@ def _eval(args) -> int:
     return 0
 
 
+def parse_style(text: str, center_crop: bool = True):
+    """``DOMAIN``, ``DOMAIN:SEED`` or ``DOMAIN=REFERENCE_IMAGE`` -> StyleSpec (seed 0 by default)."""
+    from .inference import StyleSpec
+
+    if "=" in text:
+        domain, reference = text.split("=", 1)
+        if not Path(reference).is_file():
+            raise FileNotFoundError(f"reference image {reference} does not exist")
+        return StyleSpec(domain, reference=reference, center_crop=center_crop)
+    domain, _, seed = text.partition(":")
+    if seed and not seed.lstrip("-").isdigit():
+        raise ValueError(f"bad style {text!r}: expected DOMAIN, DOMAIN:SEED or DOMAIN=REFERENCE_IMAGE")
+    return StyleSpec(domain, seed=int(seed or 0), center_crop=center_crop)
+
+
+def _input_images(path: str) -> list[Path]:
+    from .data.images import IMG_EXTENSIONS
+
+    p = Path(path)
+    files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMG_EXTENSIONS) if p.is_dir() else [p]
+    if not files or not files[0].is_file():
+        raise FileNotFoundError(f"no input image at {path}")
+    return files
+
+
+def _translate(args) -> int:
+    from PIL import Image
+
+    from .inference import StyleSpec, Translator
+    from .media import grid_image, save_frames
+
+    translator = Translator.load(args.checkpoint, args.device)
+    files = _input_images(args.input)
+    out = Path(args.out)
+    if args.grid:
+        specs = [StyleSpec(args.domain, reference=r) for r in args.reference] or \
+            [StyleSpec(args.domain, seed=args.seed + k) for k in range(args.grid_seeds)]
+        cells = translator.translation_grid(files, specs)
+        path = out if out.suffix == ".png" else out / f"grid_{args.domain}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid_image(cells, ncol=len(specs) + 1)).save(path)
+        print(f"grid ({len(files)} sources x {len(specs)} styles): {path}")
+        return 0
+    if len(args.reference) > 1:
+        raise ValueError("one --reference per translation; pass several only with --grid")
+    spec = StyleSpec(args.domain, seed=args.seed, reference=args.reference[0] if args.reference else None)
+    images = translator.translate(files, spec)
+    for f, image in zip(files, images):
+        save_frames(image[None], out / f"{f.stem}_to_{args.domain}.png")
+    print(f"wrote {len(files)} translation(s) to {out}")
+    return 0
+
+
+def _interpolate(args) -> int:
+    from .inference import Translator
+    from .media import save_frames
+
+    translator = Translator.load(args.checkpoint, args.device)
+    start, end = parse_style(args.start), parse_style(args.end)
+    frames, _ = translator.interpolate(args.input, start, end, args.steps, args.method)
+    path = save_frames(frames, args.out, fps=args.fps, upscale=args.upscale)
+    kind = "intra" if translator.domain_label(start.domain) == translator.domain_label(end.domain) else "inter"
+    print(f"{kind}-domain interpolation, {len(frames)} frames: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="i2i", description="Smooth multi-domain image-to-image translation "
@@ -109,6 +175,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-images", help="also write every generated image under this folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_eval)
+
+    p = sub.add_parser("translate", help="translate images to a domain (seed or reference style), or a grid")
+    p.add_argument("--checkpoint", required=True, help="run directory, checkpoint folder or nets_ema.safetensors")
+    p.add_argument("--input", required=True, help="an image or a folder of images")
+    p.add_argument("--domain", required=True, help="target domain name")
+    p.add_argument("--reference", action="append", default=[], help="reference image (repeat for --grid columns)")
+    p.add_argument("--seed", type=int, default=0, help="mapping-network seed when no reference is given")
+    p.add_argument("--grid", action="store_true", help="one PNG: sources x references (or x seeds)")
+    p.add_argument("--grid-seeds", type=int, default=4, help="columns of a grid without references")
+    p.add_argument("--out", required=True, help="output folder (or .png file for --grid)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_translate)
+
+    p = sub.add_parser("interpolate", help="interpolate one image between two styles: PNG strip, GIF or MP4")
+    p.add_argument("--checkpoint", required=True, help="run directory, checkpoint folder or nets_ema.safetensors")
+    p.add_argument("--input", required=True, help="source image")
+    p.add_argument("--from", dest="start", required=True, metavar="DOMAIN[:SEED|=REF_IMG]", help="start style")
+    p.add_argument("--to", dest="end", required=True, metavar="DOMAIN[:SEED|=REF_IMG]", help="end style")
+    p.add_argument("--steps", type=int, default=20, help="frames, both end styles included")
+    p.add_argument("--method", choices=["lerp", "slerp"], default="lerp")
+    p.add_argument("--out", required=True, help="out.png (strip), out.gif (looping) or out.mp4 (H.264)")
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--upscale", type=int, default=1, help="enlarge small frames in the output by this factor")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_interpolate)
     return parser
 
 

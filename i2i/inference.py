@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image, ImageOps
 
 from .config import Config, load_config
+from .data.images import pil_to_uint8, to_float, to_rgb, to_uint8
 from .device import resolve_device
 from .models import Networks, build_networks
 from .models.blocks import default_base_dim
@@ -51,6 +54,59 @@ def lerp_styles(s0: torch.Tensor, s1: torch.Tensor, alphas: torch.Tensor) -> tor
     """Linear interpolation of style codes: (N, D), (N, D), (F,) -> (N, F, D)."""
     alphas = alphas.to(s0)[None, :, None]
     return s0[:, None] + alphas * (s1 - s0)[:, None]
+
+
+def slerp_styles(s0: torch.Tensor, s1: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation of style codes (norms interpolated linearly): (N, D), (N, D), (F,) -> (N, F, D).
+
+    Falls back to lerp where the two codes are (nearly) parallel.
+    """
+    a = alphas.to(s0)[None, :, None]
+    n0, n1 = s0.norm(dim=-1, keepdim=True), s1.norm(dim=-1, keepdim=True)
+    u0, u1 = s0 / n0.clamp_min(1e-12), s1 / n1.clamp_min(1e-12)
+    omega = torch.acos((u0 * u1).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))[:, None]
+    sin = torch.sin(omega)
+    direction = (torch.sin((1 - a) * omega) * u0[:, None] + torch.sin(a * omega) * u1[:, None]) / sin.clamp_min(1e-7)
+    radius = n0[:, None] + a * (n1 - n0)[:, None]
+    return torch.where(sin > 1e-4, direction * radius, lerp_styles(s0, s1, alphas))
+
+
+INTERPOLATIONS = {"lerp": lerp_styles, "slerp": slerp_styles}
+MAX_STEPS = 200
+
+
+@dataclass
+class StyleSpec:
+    """Where a style code comes from: ``code`` if given, else ``reference`` (an image), else ``seed``."""
+
+    domain: str | int
+    seed: int = 0
+    reference: object = None  # path, PIL image or image tensor
+    code: torch.Tensor | None = None
+    center_crop: bool = True
+
+
+def prepare_image(image, size: int, center_crop: bool = True) -> torch.Tensor:
+    """Any image (path, PIL image in any mode, uint8 tensor, or float tensor in [-1, 1]) -> float (3, S, S) in
+    [-1, 1] at the model's size; non-square images are centre-cropped first (or squashed without)."""
+    if isinstance(image, torch.Tensor):
+        x = image.float() if image.dtype != torch.uint8 else to_float(image)
+        if x.dim() != 3 or x.size(0) != 3:
+            raise ValueError(f"expected an image tensor (3, H, W), got shape {tuple(image.shape)}")
+        h, w = x.shape[1:]
+        if center_crop and h != w:
+            side = min(h, w)
+            x = x[:, (h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        return torch.nn.functional.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False,
+                                               antialias=True)[0] if x.shape[1:] != (size, size) else x
+    if isinstance(image, (str, Path)):
+        with Image.open(image) as img:
+            img.load()
+            return prepare_image(img, size, center_crop)
+    img = to_rgb(image)
+    if center_crop:
+        img = ImageOps.fit(img, (min(img.size),) * 2, Image.BICUBIC)
+    return to_float(pil_to_uint8(img, size))
 
 
 class Translator:
@@ -127,7 +183,58 @@ class Translator:
                          for i in range(0, flat.size(0), step)])
         return out.view(n, k, *out.shape[1:])
 
-    def interpolate(self, sources: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor,
-                    alphas: torch.Tensor) -> torch.Tensor:
-        """Frames ``G(x, lerp(s0, s1, alpha))`` for every alpha: (N, 3, S, S), (N, D), (N, D), (F,) -> (N, F, 3, S, S)."""
-        return self.decode_many(sources, lerp_styles(s0, s1, alphas))
+    def decode_interpolation(self, sources: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor,
+                             alphas: torch.Tensor, method: str = "lerp") -> torch.Tensor:
+        """Frames ``G(x, interp(s0, s1, alpha))`` for every alpha: (N, 3, S, S), (N, D), (N, D), (F,) -> (N, F, 3, S, S)."""
+        return self.decode_many(sources, INTERPOLATIONS[method](s0, s1, alphas))
+
+    def domain_label(self, domain: str | int) -> int:
+        """Label of a domain given by name or index, with a clear error listing the domains."""
+        if isinstance(domain, int) or str(domain).isdigit():
+            label = int(domain)
+            if 0 <= label < self.num_domains:
+                return label
+        elif domain in self.domains:
+            return self.domains.index(domain)
+        raise ValueError(f"unknown domain {domain!r}: this model has {', '.join(self.domains)}")
+
+    def style(self, spec: "StyleSpec") -> torch.Tensor:
+        """One style code (D,): from a reference image, a seed of the mapping network, or given explicitly."""
+        label = self.domain_label(spec.domain)
+        if spec.code is not None:
+            return spec.code.to(self.device).float().flatten()
+        if spec.reference is not None:
+            ref = prepare_image(spec.reference, self.img_size, spec.center_crop)
+            return self.reference_styles(ref[None], torch.tensor([label]))[0]
+        return self.latent_styles(torch.tensor([label]), torch.Generator().manual_seed(spec.seed))[0]
+
+    def translate(self, images, style: "StyleSpec") -> torch.Tensor:
+        """Translate images (paths, PIL images or uint8/float tensors) under one style: uint8 (N, 3, S, S)."""
+        x = torch.stack([prepare_image(im, self.img_size, style.center_crop) for im in images])
+        s = self.style(style)
+        return to_uint8(self.decode_many(x, s.expand(x.size(0), 1, -1))[:, 0])
+
+    def translation_grid(self, images, styles: list["StyleSpec"]) -> torch.Tensor:
+        """StarGAN v2's reference figure as uint8 cells, row-major with ``len(styles) + 1`` columns: a header row
+        (blank corner, then the references) when every style has a reference, then per source the source and
+        its translations under every style. All decodes run in one batched call."""
+        x = torch.stack([prepare_image(im, self.img_size) for im in images])
+        codes = torch.stack([self.style(spec) for spec in styles])
+        rows = torch.cat([x[:, None].to(self.device), self.decode_many(x, codes.expand(x.size(0), -1, -1))], 1)
+        if all(spec.reference is not None for spec in styles):
+            refs = torch.stack([prepare_image(spec.reference, self.img_size) for spec in styles]).to(self.device)
+            rows = torch.cat([torch.cat([torch.ones_like(refs[:1]), refs])[None], rows])
+        return to_uint8(rows.flatten(0, 1))
+
+    def interpolate(self, image, start: "StyleSpec", end: "StyleSpec", steps: int = 20,
+                    method: str = "lerp") -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames uint8 (steps, 3, S, S) from ``start`` to ``end`` (both included) and the style codes used
+        (steps, D); intra-domain when both ends share a domain, inter-domain otherwise. One batched decode."""
+        if not 2 <= steps <= MAX_STEPS:
+            raise ValueError(f"steps must be between 2 and {MAX_STEPS}, got {steps}")
+        if method not in INTERPOLATIONS:
+            raise ValueError(f"unknown interpolation {method!r}: choose one of {', '.join(INTERPOLATIONS)}")
+        x = prepare_image(image, self.img_size, start.center_crop)[None]
+        alphas = torch.linspace(0, 1, steps)
+        styles = INTERPOLATIONS[method](self.style(start)[None], self.style(end)[None], alphas)
+        return to_uint8(self.decode_many(x, styles)[0]), styles[0]

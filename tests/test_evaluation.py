@@ -100,12 +100,12 @@ def test_interpolation_batches_equal_one_by_one(tiny_run):
     x = torch.rand(3, 3, 32, 32, generator=g) * 2 - 1
     s0, s1 = translator.latent_styles(torch.tensor([0, 1, 2]), g), translator.latent_styles(torch.tensor([1, 2, 0]), g)
     alphas = torch.linspace(0, 1, 5)
-    frames = translator.interpolate(x, s0, s1, alphas)
+    frames = translator.decode_interpolation(x, s0, s1, alphas)
     single = translator.nets.generator(x[1:2], torch.lerp(s0[1:2], s1[1:2], 0.25))
     torch.testing.assert_close(frames[1, 1:2], single, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(frames[:, 0], translator.nets.generator(x, s0), rtol=1e-4, atol=1e-5)
     translator.decode_batch = 2  # chunked decoding gives the same frames
-    torch.testing.assert_close(translator.interpolate(x, s0, s1, alphas), frames, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(translator.decode_interpolation(x, s0, s1, alphas), frames, rtol=1e-4, atol=1e-5)
 
 
 def test_default_decode_batch_keeps_cpu_chunks_cache_sized():

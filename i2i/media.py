@@ -1,0 +1,51 @@
+"""Writing frames: a PNG strip or grid, a looping GIF, or an H.264 MP4 that browsers play."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+FORMATS = (".png", ".gif", ".mp4")
+
+
+def grid_image(frames: torch.Tensor, ncol: int | None = None, padding: int = 2) -> np.ndarray:
+    """uint8 frames (F, 3, H, W) -> one HxWx3 uint8 array, ``ncol`` frames per row (all in one row by default)."""
+    grid = make_grid(frames, nrow=ncol or frames.size(0), padding=padding, pad_value=255)
+    return grid.permute(1, 2, 0).cpu().numpy()
+
+
+def _even(frames: np.ndarray) -> np.ndarray:
+    """Pad H and W to even sizes (yuv420p H.264 needs them)."""
+    h, w = frames.shape[1:3]
+    return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def save_frames(frames: torch.Tensor, path: str | Path, fps: float = 10.0, upscale: int = 1) -> Path:
+    """Write uint8 frames (F, 3, H, W) as a strip (``.png``), a looping GIF (``.gif``, bouncing back and
+    forth) or an H.264/yuv420p MP4 (``.mp4``); ``upscale`` enlarges small frames (nearest neighbour)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"unsupported output {path.name}: use one of {', '.join(FORMATS)}")
+    if upscale > 1:
+        frames = frames.repeat_interleave(upscale, -1).repeat_interleave(upscale, -2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".png":
+        Image.fromarray(grid_image(frames)).save(path)
+        return path
+    array = frames.permute(0, 2, 3, 1).cpu().numpy()
+    if suffix == ".gif":
+        sequence = np.concatenate([array, array[-2:0:-1]]) if len(array) > 2 else array
+        images = [Image.fromarray(a) for a in sequence]
+        images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        return path
+    import imageio.v2 as imageio
+
+    with imageio.get_writer(path, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1,
+                            ffmpeg_log_level="error") as writer:
+        for frame in _even(array):
+            writer.append_data(frame)
+    return path

@@ -1,0 +1,126 @@
+"""Inference layer and the translate/interpolate commands on a tiny random model saved as a run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from i2i.cli import main, parse_style
+from i2i.data.images import to_float, to_uint8
+from i2i.inference import StyleSpec, Translator, lerp_styles, prepare_image, slerp_styles
+from i2i.media import save_frames
+
+
+@pytest.fixture(scope="module")
+def translator(tiny_run):
+    return Translator.load(tiny_run, "cpu")
+
+
+@pytest.fixture(scope="module")
+def source(synthetic_root):
+    return sorted((synthetic_root / "val" / "checks").glob("*.png"))[0]
+
+
+def test_interpolation_frames_endpoints_and_determinism(translator, source, synthetic_root):
+    ref = sorted((synthetic_root / "val" / "dots").glob("*.png"))[0]
+    start, end = StyleSpec("checks", seed=3), StyleSpec("dots", reference=ref)
+    frames, styles = translator.interpolate(source, start, end, steps=7)
+    assert frames.shape == (7, 3, 32, 32) and frames.dtype == torch.uint8 and styles.shape == (7, 8)
+    torch.testing.assert_close(styles[0], translator.style(start))
+    torch.testing.assert_close(styles[-1], translator.style(end))
+    lsb = lambda a, b: (a.int() - b.int()).abs().max().item()  # noqa: E731  (batch-dependent float rounding)
+    assert lsb(frames[0], translator.translate([source], start)[0]) <= 1
+    assert lsb(frames[-1], translator.translate([source], end)[0]) <= 1
+    x = prepare_image(source, 32)[None]
+    one_by_one = torch.stack([to_uint8(translator.nets.generator(x, s[None]))[0] for s in styles])
+    assert lsb(frames, one_by_one) <= 1  # batched equals frame by frame
+    again, _ = translator.interpolate(source, start, end, steps=7)
+    assert torch.equal(again, frames)
+    other, _ = translator.interpolate(source, StyleSpec("checks", seed=4), end, steps=7)
+    assert not torch.equal(other[0], frames[0])
+
+
+def test_interpolate_rejects_bad_steps_domains_and_methods(translator, source):
+    with pytest.raises(ValueError, match="between 2 and"):
+        translator.interpolate(source, StyleSpec("dots"), StyleSpec("dots"), steps=1)
+    with pytest.raises(ValueError, match="unknown domain 'cats': this model has checks, dots, stripes"):
+        translator.style(StyleSpec("cats"))
+    with pytest.raises(ValueError, match="unknown interpolation"):
+        translator.interpolate(source, StyleSpec("dots"), StyleSpec("dots"), method="cubic")
+
+
+def test_slerp_keeps_endpoints_and_interpolates_norms():
+    s0, s1 = torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 4.0]])
+    out = slerp_styles(s0, s1, torch.tensor([0.0, 0.5, 1.0]))[0]
+    torch.testing.assert_close(out[0], s0[0])
+    torch.testing.assert_close(out[2], s1[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out[1], torch.tensor([3 / 2 ** 0.5, 3 / 2 ** 0.5]), atol=1e-5, rtol=1e-5)
+    parallel = slerp_styles(s0, 2 * s0, torch.tensor([0.5]))
+    torch.testing.assert_close(parallel, lerp_styles(s0, 2 * s0, torch.tensor([0.5])))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "I;16"])
+def test_prepare_image_accepts_any_mode_and_shape(mode):
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).convert(
+        "RGB" if mode == "I;16" else mode)
+    if mode == "I;16":
+        img = Image.fromarray(np.arange(40 * 60, dtype=np.uint16).reshape(40, 60) * 20)
+    x = prepare_image(img, 32)
+    assert x.shape == (3, 32, 32) and x.min() >= -1 and x.max() <= 1
+
+
+def test_prepare_image_centre_crops_tensors_like_images():
+    img = torch.zeros(3, 32, 48, dtype=torch.uint8)
+    img[:, :, 8:40] = 255  # the centre square is white, the sides black
+    assert torch.equal(prepare_image(img, 32), torch.ones(3, 32, 32))
+    assert prepare_image(img, 32, center_crop=False).min() == -1
+
+
+def test_parse_style_forms(tmp_path):
+    assert parse_style("dots:7") == StyleSpec("dots", seed=7)
+    assert parse_style("dots").seed == 0
+    ref = tmp_path / "r.png"
+    Image.new("RGB", (8, 8)).save(ref)
+    assert parse_style(f"dots={ref}").reference == str(ref)
+    with pytest.raises(ValueError, match="DOMAIN:SEED"):
+        parse_style("dots:x")
+    with pytest.raises(FileNotFoundError):
+        parse_style("dots=/no/such.png")
+
+
+def test_save_frames_formats(tmp_path):
+    frames = torch.randint(0, 256, (4, 3, 16, 15), dtype=torch.uint8)
+    strip = Image.open(save_frames(frames, tmp_path / "s.png"))
+    assert strip.size == (4 * 15 + 5 * 2, 16 + 2 * 2)
+    gif = Image.open(save_frames(frames, tmp_path / "a.gif"))
+    assert gif.n_frames == 6 and gif.info["loop"] == 0  # there and back, looping
+    assert (tmp_path / "v.mp4").exists() is False
+    assert save_frames(frames, tmp_path / "v.mp4").stat().st_size > 0
+    with pytest.raises(ValueError, match="unsupported output"):
+        save_frames(frames, tmp_path / "x.bmp")
+
+
+def test_translate_and_interpolate_commands(tiny_run, synthetic_root, source, tmp_path, capsys):
+    val = synthetic_root / "val"
+    assert main(["translate", "--checkpoint", str(tiny_run), "--input", str(val / "checks"), "--domain", "dots",
+                 "--seed", "1", "--out", str(tmp_path / "tr")]) == 0
+    assert len(list((tmp_path / "tr").glob("*_to_dots.png"))) == 3
+    refs = sorted((val / "stripes").glob("*.png"))[:2]
+    assert main(["translate", "--checkpoint", str(tiny_run), "--input", str(val / "checks"), "--domain", "stripes",
+                 "--grid", "--reference", str(refs[0]), "--reference", str(refs[1]),
+                 "--out", str(tmp_path / "grid.png")]) == 0
+    assert Image.open(tmp_path / "grid.png").size == (3 * 32 + 4 * 2, 4 * 32 + 5 * 2)  # header + 3 sources
+    assert main(["interpolate", "--checkpoint", str(tiny_run), "--input", str(source), "--from", "checks:1",
+                 "--to", "dots:2", "--steps", "5", "--out", str(tmp_path / "i.gif")]) == 0
+    assert "inter-domain interpolation, 5 frames" in capsys.readouterr().out
+    assert main(["interpolate", "--checkpoint", str(tiny_run), "--input", str(source), "--from", "cats",
+                 "--to", "dots", "--out", str(tmp_path / "i.png")]) == 1
+    assert "unknown domain 'cats'" in capsys.readouterr().err
+
+
+def test_translate_matches_generator_on_float_input(translator, source):
+    spec = StyleSpec("stripes", seed=2)
+    x = prepare_image(source, 32)
+    expected = to_uint8(translator.nets.generator(x[None], translator.style(spec)[None]))[0]
+    assert torch.equal(translator.translate([to_float(to_uint8(x))], spec)[0], expected)
