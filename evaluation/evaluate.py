@@ -123,7 +123,7 @@ class _Context:
 
     def save(self, images: torch.Tensor, task: str, kind: str, first: int) -> None:
         if self.s.save_images:
-            protocols.save_frames(images, Path(self.s.save_images) / task / kind, first)
+            protocols.save_generated(images, Path(self.s.save_images) / task / kind, first)
 
 
 def _needs(metrics: list[str], fid_protocol: str) -> tuple[bool, bool]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from i2i.data.dataset import DomainImages
 from i2i.data.images import to_float, to_uint8
 from i2i.inference import Translator
+from i2i.media import save_png
 
 MODES = ("latent", "reference")
 
@@ -64,10 +64,9 @@ def random_translations(translator: Translator, sampler: StyleSampler, sources: 
     return translator.decode_many(sources, styles).clamp(-1, 1)
 
 
-def save_frames(images: torch.Tensor, folder: Path, first_index: int) -> None:
+def save_generated(images: torch.Tensor, folder: Path, first_index: int) -> None:
     """Write (N, K, 3, S, S) images in [-1, 1] as ``folder/{source:04d}_{k:02d}.png``."""
     folder.mkdir(parents=True, exist_ok=True)
-    pixels = to_uint8(images).permute(0, 1, 3, 4, 2).cpu().numpy()
-    for n, row in enumerate(pixels):
+    for n, row in enumerate(to_uint8(images).cpu()):
         for k, image in enumerate(row):
-            Image.fromarray(image).save(folder / f"{first_index + n:04d}_{k:02d}.png")
+            save_png(image, folder / f"{first_index + n:04d}_{k:02d}.png")

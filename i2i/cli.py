@@ -87,7 +87,7 @@ def _translate(args) -> int:
     from PIL import Image
 
     from .inference import StyleSpec, Translator
-    from .media import grid_image, save_frames
+    from .media import grid_image, save_png
 
     translator = Translator.load(args.checkpoint, args.device)
     files = _input_images(args.input)
@@ -105,8 +105,9 @@ def _translate(args) -> int:
         raise ValueError("one --reference per translation; pass several only with --grid")
     spec = StyleSpec(args.domain, seed=args.seed, reference=args.reference[0] if args.reference else None)
     images = translator.translate(files, spec)
+    out.mkdir(parents=True, exist_ok=True)
     for f, image in zip(files, images):
-        save_frames(image[None], out / f"{f.stem}_to_{args.domain}.png")
+        save_png(image, out / f"{f.stem}_to_{args.domain}.png")
     print(f"wrote {len(files)} translation(s) to {out}")
     return 0
 

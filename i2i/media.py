@@ -11,6 +11,11 @@ from torchvision.utils import make_grid
 FORMATS = (".png", ".gif", ".mp4")
 
 
+def save_png(image: torch.Tensor, path: str | Path) -> None:
+    """Write one uint8 (3, H, W) tensor as a PNG."""
+    Image.fromarray(image.permute(1, 2, 0).cpu().numpy()).save(path)
+
+
 def grid_image(frames: torch.Tensor, ncol: int | None = None, padding: int = 2) -> np.ndarray:
     """uint8 frames (F, 3, H, W) -> one HxWx3 uint8 array, ``ncol`` frames per row (all in one row by default)."""
     grid = make_grid(frames, nrow=ncol or frames.size(0), padding=padding, pad_value=255)

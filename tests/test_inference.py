@@ -105,7 +105,8 @@ def test_translate_and_interpolate_commands(tiny_run, synthetic_root, source, tm
     val = synthetic_root / "val"
     assert main(["translate", "--checkpoint", str(tiny_run), "--input", str(val / "checks"), "--domain", "dots",
                  "--seed", "1", "--out", str(tmp_path / "tr")]) == 0
-    assert len(list((tmp_path / "tr").glob("*_to_dots.png"))) == 3
+    outputs = sorted((tmp_path / "tr").glob("*_to_dots.png"))
+    assert len(outputs) == 3 and Image.open(outputs[0]).size == (32, 32)  # the image itself, no border
     refs = sorted((val / "stripes").glob("*.png"))[:2]
     assert main(["translate", "--checkpoint", str(tiny_run), "--input", str(val / "checks"), "--domain", "stripes",
                  "--grid", "--reference", str(refs[0]), "--reference", str(refs[1]),

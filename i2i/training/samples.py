@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torchvision.utils import make_grid
 
 from ..data.dataset import DomainImages
 from ..data.images import to_float, to_uint8
+from ..media import save_png
 from ..models import Networks
 
 
@@ -54,11 +54,6 @@ def latent_grid(ema: Networks, x_src: torch.Tensor, num_domains: int, latent_dim
     styles = ema.mapping_network(z, y)
     rows = translation_rows(ema, x_src, styles)
     return make_grid(to_uint8(rows), nrow=styles.size(0) + 1, padding=2, pad_value=255)
-
-
-def save_png(grid_uint8: torch.Tensor, path: str | Path) -> None:
-    """Write a uint8 (3, H, W) tensor as PNG."""
-    Image.fromarray(grid_uint8.permute(1, 2, 0).cpu().numpy()).save(path)
 
 
 def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path, step: int,
