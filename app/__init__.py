@@ -1,1 +1,4 @@
-"""Gradio interpolation app: arrives with the inference/app issue."""
+"""Gradio app: intra- and inter-domain style interpolations and translation grids of a trained run."""
+from .main import build_demo, launch
+
+__all__ = ["build_demo", "launch"]

@@ -125,6 +125,14 @@ def _interpolate(args) -> int:
     return 0
 
 
+def _app(args) -> int:
+    from app import launch
+
+    launch(args.checkpoint, host=args.host, port=args.port, device=args.device, out_dir=args.out_dir,
+           data=args.data, weights_dir=args.weights_dir, random_weights=args.random_weights)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="i2i", description="Smooth multi-domain image-to-image translation "
@@ -201,6 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upscale", type=int, default=1, help="enlarge small frames in the output by this factor")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_interpolate)
+
+    p = sub.add_parser("app", help="serve the Gradio interpolation app for a run")
+    p.add_argument("--checkpoint", required=True, help="run directory, checkpoint folder or nets_ema.safetensors")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
+    p.add_argument("--data", help="dataset root for example images (default: the run's data.root)")
+    p.add_argument("--out-dir", help="folder for the app's outputs (default: a fresh temporary folder)")
+    p.add_argument("--weights-dir", help="folder holding the LPIPS AlexNet weights (for the PS score)")
+    p.add_argument("--random-weights", action="store_true", help="random LPIPS trunk; PS labelled random-weights")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_app)
     return parser
 
 

@@ -22,6 +22,11 @@ def grid_image(frames: torch.Tensor, ncol: int | None = None, padding: int = 2) 
     return grid.permute(1, 2, 0).cpu().numpy()
 
 
+def upscale_frames(frames: torch.Tensor, factor: int) -> torch.Tensor:
+    """Enlarge uint8 frames (..., H, W) by an integer factor, nearest neighbour (keeps small outputs crisp)."""
+    return frames.repeat_interleave(factor, -1).repeat_interleave(factor, -2) if factor > 1 else frames
+
+
 def _even(frames: np.ndarray) -> np.ndarray:
     """Pad H and W to even sizes (yuv420p H.264 needs them)."""
     h, w = frames.shape[1:3]
@@ -35,8 +40,7 @@ def save_frames(frames: torch.Tensor, path: str | Path, fps: float = 10.0, upsca
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"unsupported output {path.name}: use one of {', '.join(FORMATS)}")
-    if upscale > 1:
-        frames = frames.repeat_interleave(upscale, -1).repeat_interleave(upscale, -2)
+    frames = upscale_frames(frames, upscale)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":
         Image.fromarray(grid_image(frames)).save(path)

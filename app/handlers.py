@@ -1,0 +1,156 @@
+"""What the app's buttons do: interpolate, scrub, translate; Gradio-free apart from the errors they raise."""
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evaluation.perceptual import LPIPSDistance
+from evaluation.ps import perceptual_smoothness, sequence_distances
+from i2i.data.images import to_float, to_uint8
+from i2i.inference import INTERPOLATIONS, StyleSpec, Translator, prepare_image
+from i2i.media import grid_image, save_frames, upscale_frames
+from i2i.pretrained import RANDOM_WEIGHTS
+
+from .uploads import UploadError, read_upload
+
+MAX_APP_STEPS = 100
+MAX_GRID_SEEDS = 8
+KEEP_RESULTS = 64  # request folders kept under out_dir; older ones are deleted
+STYLE_SOURCES = ("seed", "reference")
+
+
+def parse_seeds(text: str | int | float | None, limit: int = MAX_GRID_SEEDS) -> list[int]:
+    """``"0, 3, 7"`` or ``"0-3"`` -> [0, 3, 7] / [0, 1, 2, 3]; at most ``limit`` seeds, each >= 0."""
+    parts = [p.strip() for p in str(0 if text is None or text == "" else text).split(",") if p.strip()]
+    seeds: list[int] = []
+    for part in parts:
+        span = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
+        try:
+            seeds += list(range(int(span[1]), int(span[2]) + 1)) if span else [int(part)]
+        except ValueError:
+            raise ValueError(f"bad seeds {text!r}: use numbers like '0, 1, 2' or a range like '0-3'") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError("seeds must be non-negative integers")
+    if len(seeds) > limit:
+        raise ValueError(f"at most {limit} seeds per grid, got {len(seeds)}")
+    return seeds
+
+
+class DemoHandlers:
+    """The model-facing side of the app: one :class:`Translator` and one LPIPS network, loaded once.
+
+    Parameters
+    ----------
+    translator : Translator
+    distance : LPIPSDistance
+        Scores the displayed interpolation's Perceptual Smoothness.
+    lpips_weights : str
+        ``"pretrained"`` or ``"random-weights"``; shown next to every PS score.
+    out_dir : Path
+        The only folder the app writes to (GIF, MP4 and strip of each request, example images).
+    """
+
+    def __init__(self, translator: Translator, distance: LPIPSDistance, lpips_weights: str, out_dir: Path):
+        self.translator, self.distance, self.lpips_weights = translator, distance, lpips_weights
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.upscale = max(1, 256 // translator.img_size)  # frames are shown enlarged to >= 256 px
+
+    def _source(self, path, what: str = "source image") -> torch.Tensor:
+        return prepare_image(read_upload(path, what), self.translator.img_size)
+
+    def style_spec(self, which: str, kind: str, domain: str, seed, reference) -> StyleSpec:
+        """The :class:`StyleSpec` of one style picker, with an error naming the picker when it is incomplete."""
+        if kind not in STYLE_SOURCES:
+            raise ValueError(f"{which} style: choose 'seed' or 'reference', not {kind!r}")
+        self.translator.domain_label(domain or "")
+        if kind == "reference":
+            if reference is None:
+                raise UploadError(f"{which} style: 'reference' is selected but no reference image was uploaded")
+            return StyleSpec(domain, reference=read_upload(reference, f"{which} reference image"))
+        if seed is None or float(seed) < 0 or float(seed) != int(float(seed)):
+            raise ValueError(f"{which} style: the seed must be a non-negative integer, got {seed!r}")
+        return StyleSpec(domain, seed=int(float(seed)))
+
+    def _new_folder(self) -> Path:
+        folders = sorted((p for p in self.out_dir.glob("result-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        for old in folders[:max(0, len(folders) - KEEP_RESULTS + 1)]:
+            shutil.rmtree(old, ignore_errors=True)
+        folder = self.out_dir / f"result-{uuid.uuid4().hex[:12]}"
+        folder.mkdir()
+        return folder
+
+    def smoothness_text(self, frames: torch.Tensor) -> str:
+        """PS, alignment and uniformity of one uint8 frame sequence (F, 3, S, S), as Markdown."""
+        step, end = sequence_distances(self.distance, to_float(frames)[None].to(self.translator.device))
+        ps = perceptual_smoothness(step.cpu(), end.cpu())
+        text = (f"**Perceptual Smoothness {ps.ps.item():.4f}** (alignment {ps.alignment.item():.4f}, "
+                f"uniformity {ps.uniformity.item():.4f}; LPIPS end-to-end {end.item():.4f})")
+        if self.lpips_weights == RANDOM_WEIGHTS:
+            text += (f" — **[{RANDOM_WEIGHTS}]**: LPIPS runs on a random AlexNet trunk here, so this number "
+                     "checks the pipeline only and is not comparable with the paper's")
+        return text
+
+    def interpolate(self, source, start_kind, start_domain, start_seed, start_reference,
+                    end_kind, end_domain, end_seed, end_reference, steps, method):
+        """Interpolate one source between two styles.
+
+        Returns the gallery (frames with captions), the GIF, the MP4, the strip PNG, the frame slider's new
+        range, the frames for scrubbing, the first frame and the Perceptual Smoothness text.
+        """
+        steps = int(steps) if steps is not None else 0
+        if not 2 <= steps <= MAX_APP_STEPS:
+            raise ValueError(f"steps must be between 2 and {MAX_APP_STEPS}, got {steps}")
+        if method not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {method!r}")
+        image = self._source(source)
+        start = self.style_spec("start", start_kind, start_domain, start_seed, start_reference)
+        end = self.style_spec("end", end_kind, end_domain, end_seed, end_reference)
+        frames, _ = self.translator.interpolate(image, start, end, steps, method)
+        folder = self._new_folder()
+        gif = save_frames(frames, folder / "interpolation.gif", fps=10, upscale=self.upscale)
+        mp4 = save_frames(frames, folder / "interpolation.mp4", fps=10, upscale=self.upscale)
+        strip = save_frames(frames, folder / "strip.png")
+        arrays = [f.permute(1, 2, 0).numpy() for f in upscale_frames(frames, self.upscale)]
+        kind = "intra" if self.translator.domain_label(start.domain) == self.translator.domain_label(end.domain) \
+            else "inter"
+        gallery = [(a, f"{t / (steps - 1):.2f}") for t, a in enumerate(arrays)]
+        text = f"{kind}-domain, {steps} frames, {method}. " + self.smoothness_text(frames)
+        return gallery, str(gif), str(mp4), str(strip), steps - 1, arrays, arrays[0], text
+
+    @staticmethod
+    def scrub(frames: list[np.ndarray] | None, index) -> np.ndarray | None:
+        """The frame at ``index`` of the last interpolation: no model call."""
+        if not frames:
+            return None
+        return frames[int(min(max(int(index or 0), 0), len(frames) - 1))]
+
+    def translate(self, source, domains, seeds, reference):
+        """One source against several target domains (rows) and seeds (columns), or one reference's style.
+
+        Returns the grid (H, W, 3) uint8 array, with the source in the first column, and a caption.
+        """
+        names = list(domains or [])
+        if not names:
+            raise ValueError("pick at least one target domain")
+        labels = [self.translator.domain_label(name) for name in names]
+        image = self._source(source)
+        if reference is not None:
+            ref = prepare_image(read_upload(reference, "reference image"), self.translator.img_size)
+            codes = self.translator.reference_styles(ref.expand(len(labels), -1, -1, -1), torch.tensor(labels))
+            columns = ["reference style"]
+        else:
+            seed_list = parse_seeds(seeds)
+            codes = torch.stack([self.translator.style(StyleSpec(name, seed=s)) for name in names for s in seed_list])
+            columns = [f"seed {s}" for s in seed_list]
+        out = self.translator.decode_many(image[None], codes[None])[0].view(len(names), len(columns), 3,
+                                                                            *image.shape[1:])
+        src = image.to(out.device).expand(len(names), 1, -1, -1, -1)
+        cells = to_uint8(torch.cat([src, out], 1).flatten(0, 1))
+        caption = f"rows: {', '.join(names)}; columns: source, {', '.join(columns)}"
+        return grid_image(upscale_frames(cells, self.upscale), ncol=len(columns) + 1), caption

@@ -1,0 +1,76 @@
+"""Start-up: load the model and LPIPS once, collect example images, serve the Blocks on 127.0.0.1."""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from evaluation.perceptual import LPIPSDistance
+from i2i.data.images import IMG_EXTENSIONS
+from i2i.inference import Translator, resolve_checkpoint
+from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
+
+from .handlers import DemoHandlers
+from .uploads import MAX_UPLOAD_BYTES
+
+log = logging.getLogger(__name__)
+
+
+def find_examples(data_root: str | Path | None, domains: list[str], per_domain: int = 2) -> list[Path]:
+    """The first ``per_domain`` images of every domain under ``data_root/val`` (or ``train``); [] if absent."""
+    if not data_root:
+        return []
+    for split in ("val", "train"):
+        folder = Path(data_root) / split
+        found = [f for d in domains if (folder / d).is_dir()
+                 for f in sorted(p for p in (folder / d).iterdir() if p.suffix.lower() in IMG_EXTENSIONS)[:per_domain]]
+        if found:
+            return found
+    return []
+
+
+def copy_examples(files: list[Path], out_dir: Path) -> list[str]:
+    """Copy example images into the app's own folder, so the app never serves files from the dataset."""
+    folder = out_dir / "examples"
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for f in files:
+        target = folder / f"{f.parent.name}_{f.name}"
+        shutil.copyfile(f, target)
+        copies.append(str(target))
+    return copies
+
+
+def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path | None = None,
+               data: str | Path | None = None, weights_dir: str | None = None, random_weights: bool = False):
+    """Load everything the app needs once and return ``(blocks, out_dir)``."""
+    from .ui import build_app
+
+    translator = Translator.load(checkpoint, device)
+    net, lpips_weights = build_lpips(random_weights, allow_random_fallback=True, weights_dir=weights_dir)
+    distance = LPIPSDistance(net.to(translator.device))
+    out_dir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="i2i-app-"))
+    handlers = DemoHandlers(translator, distance, lpips_weights, out_dir)
+    examples = copy_examples(find_examples(data or translator.cfg.data.root, translator.domains), out_dir)
+    run_dir, _ = resolve_checkpoint(checkpoint)
+    header = (f"# i2i: smooth style interpolation\nModel **{run_dir.name}** ({translator.img_size} px, domains "
+              f"{', '.join(translator.domains)}) on `{translator.device}`. Pick a source and two styles: the same "
+              "domain gives an intra-domain interpolation, two domains an inter-domain one.")
+    if lpips_weights == RANDOM_WEIGHTS:
+        header += (f"\n\n**[{RANDOM_WEIGHTS}]** The LPIPS AlexNet trunk was not found, so Perceptual Smoothness "
+                   "scores below use a random trunk (see the README's weights table).")
+    return build_app(handlers, examples, header), out_dir
+
+
+def launch(checkpoint: str | Path, host: str = "127.0.0.1", port: int | None = None, block: bool = True, **kwargs):
+    """Build the demo, queue its requests (one model call at a time) and serve it; returns the Blocks."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
+    demo, out_dir = build_demo(checkpoint, **kwargs)
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, allowed_paths=[str(out_dir)],
+                max_file_size=MAX_UPLOAD_BYTES, ssr_mode=False, show_error=False, quiet=True)
+    print(f"i2i app serving {checkpoint} at {demo.local_url} (outputs in {out_dir}; Ctrl+C to stop)", flush=True)
+    if block:
+        demo.block_thread()
+    return demo

@@ -1,0 +1,124 @@
+"""The Gradio Blocks layout: an interpolation tab and a translation-grid tab on one :class:`DemoHandlers`."""
+from __future__ import annotations
+
+import functools
+import logging
+
+import gradio as gr
+from PIL import UnidentifiedImageError
+
+from i2i.inference import INTERPOLATIONS
+
+from .handlers import MAX_APP_STEPS, MAX_GRID_SEEDS, STYLE_SOURCES, DemoHandlers
+from .uploads import MAX_UPLOAD_PIXELS, MAX_UPLOAD_SIDE
+
+log = logging.getLogger(__name__)
+
+USER_ERRORS = (ValueError, FileNotFoundError, OSError, NotImplementedError)
+
+from gradio.events import Dependency
+
+class ImageUpload(gr.Image):
+    """``gr.Image`` (type filepath) whose undecodable uploads become a message in the UI, not a stack trace.
+
+    Gradio opens every upload with PIL before our handler sees it; a text file sent through the API would
+    otherwise fail there with an anonymous error.
+    """
+
+    def get_block_name(self) -> str:
+        return "image"  # reuse gr.Image's front end
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+            raise gr.Error(f"{self.label}: the upload could not be read as an image ({type(err).__name__}); "
+                           "upload a PNG, JPEG, WebP, BMP or TIFF file") from None
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def user_errors(fn):
+    """Turn the handlers' input errors into ``gr.Error`` (a message in the UI; the app keeps serving)."""
+    @functools.wraps(fn)
+    def wrapper(*args):
+        try:
+            return fn(*args)
+        except USER_ERRORS as err:
+            log.info("rejected request: %s", err)
+            raise gr.Error(str(err)) from None
+    return wrapper
+
+
+def _style_picker(title: str, domains: list[str], domain: str, seed: int):
+    """Radio (seed | reference), domain dropdown, seed number, reference upload (shown only when selected)."""
+    with gr.Group():
+        gr.Markdown(f"**{title}**")
+        kind = gr.Radio(list(STYLE_SOURCES), value="seed", label="style from")
+        dom = gr.Dropdown(domains, value=domain, label="domain")
+        seed_box = gr.Number(value=seed, precision=0, minimum=0, label="seed (mapping network)")
+        ref = ImageUpload(f"{title} reference", visible=False, height=160)
+    kind.change(lambda k: (gr.Number(visible=k == "seed"), gr.Image(visible=k == "reference")), kind,
+                [seed_box, ref], api_visibility="private", queue=False, show_progress="hidden")
+    return kind, dom, seed_box, ref
+
+
+def build_app(handlers: DemoHandlers, examples: list[str], header: str) -> gr.Blocks:
+    """The app's Blocks: named endpoints ``interpolate`` and ``translate``, both queued on one model."""
+    domains = handlers.translator.domains
+    with gr.Blocks(title="i2i: smooth style interpolation", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(header)
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                with gr.Column():
+                    source = ImageUpload("source image", height=256)
+                    if examples:
+                        gr.Examples(examples, inputs=source, label="examples (validation images)")
+                start = _style_picker("start", domains, domains[0], 0)
+                end = _style_picker("end", domains, domains[min(1, len(domains) - 1)], 1)
+            with gr.Row():
+                steps = gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)")
+                method = gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation")
+                run = gr.Button("Generate", variant="primary")
+            smoothness = gr.Markdown()
+            gallery = gr.Gallery(label="frames (alpha under each)", columns=10, height="auto", object_fit="contain")
+            with gr.Row():
+                with gr.Column():
+                    frame = gr.Image(label="frame", type="numpy", interactive=False, height=256)
+                    scrubber = gr.Slider(0, 19, value=0, step=1, label="scrub through the frames")
+                animation = gr.Image(label="animation (GIF, loops)", type="filepath", interactive=False, height=256)
+                video = gr.Video(label="MP4 (H.264)", interactive=False, loop=True, height=256)
+            strip = gr.File(label="frame strip (PNG)", interactive=False)
+            frames = gr.State([])
+
+            def interpolate(*args):
+                gal, gif, mp4, png, last, arrays, first, text = handlers.interpolate(*args)
+                return gal, gif, mp4, png, gr.Slider(0, last, value=0, step=1), arrays, first, text
+
+            run.click(user_errors(interpolate), [source, *start, *end, steps, method],
+                      [gallery, animation, video, strip, scrubber, frames, frame, smoothness],
+                      api_name="interpolate", concurrency_id="model")
+            scrubber.change(handlers.scrub, [frames, scrubber], frame, api_visibility="private",
+                            queue=False, show_progress="hidden")
+
+        with gr.Tab("Translate"):
+            with gr.Row():
+                t_source = ImageUpload("source image", height=256)
+                with gr.Column():
+                    t_domains = gr.CheckboxGroup(domains, value=list(domains), label="target domains (rows)")
+                    t_seeds = gr.Textbox("0, 1, 2, 3", label=f"seeds (columns; up to {MAX_GRID_SEEDS}, e.g. 0-3)")
+                    t_reference = ImageUpload("reference image (optional: replaces the seeds)", height=160)
+                    t_run = gr.Button("Translate", variant="primary")
+            if examples:
+                gr.Examples(examples, inputs=t_source, label="examples (validation images)")
+            t_caption = gr.Markdown()
+            t_grid = gr.Image(label="translations", type="numpy", interactive=False, format="png")
+            t_run.click(user_errors(handlers.translate), [t_source, t_domains, t_seeds, t_reference],
+                        [t_grid, t_caption], api_name="translate", concurrency_id="model")
+        gr.Markdown(f"Uploads: any image mode (greyscale, RGBA, CMYK are converted to RGB); larger than "
+                    f"{MAX_UPLOAD_SIDE} px is downscaled, over {MAX_UPLOAD_PIXELS // 10**6} MP is refused.")
+    return demo

@@ -1,0 +1,259 @@
+"""The Gradio app: upload handling, handlers on a tiny random model, gradio_client end to end, a headless browser."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app import uploads
+from app.handlers import DemoHandlers, parse_seeds
+from app.uploads import UploadError, read_upload
+from evaluation.perceptual import LPIPSDistance
+from i2i.inference import StyleSpec, Translator
+from i2i.pretrained import build_lpips
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _png(tmp_path, name, img):
+    path = tmp_path / name
+    img.save(path)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "I;16", "1"])
+def test_read_upload_any_mode_to_rgb(tmp_path, mode):
+    img = Image.fromarray(np.arange(48 * 40, dtype=np.uint8).reshape(40, 48) % 251).convert(mode)
+    path = tmp_path / f"x.{'jpg' if mode == 'CMYK' else 'tiff' if mode == 'I;16' else 'png'}"
+    img.save(path)
+    out = read_upload(path)
+    assert out.mode == "RGB" and out.size == (48, 40)
+
+
+def test_read_upload_downscales_large_and_refuses_huge(tmp_path, monkeypatch):
+    out = read_upload(_png(tmp_path, "wide.png", Image.new("RGB", (2048, 1024), (10, 200, 30))))
+    assert out.size == (1024, 512) and out.getpixel((500, 200)) == (10, 200, 30)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_PIXELS", 100)
+    with pytest.raises(UploadError, match=r"20x20 pixels; the limit is 0 megapixels"):
+        read_upload(_png(tmp_path, "small.png", Image.new("RGB", (20, 20))))
+
+
+def test_read_upload_rejects_non_images_and_truncated_files(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(UploadError, match="could not be read as an image"):
+        read_upload(text)
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(buf, format="JPEG")
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes(buf.getvalue()[:200])
+    with pytest.raises(UploadError, match="could not be read"):
+        read_upload(truncated)
+    with pytest.raises(UploadError, match="no source image"):
+        read_upload(None, "source image")
+
+
+def test_parse_seeds():
+    assert parse_seeds("0, 3,7") == [0, 3, 7]
+    assert parse_seeds("2-4") == [2, 3, 4]
+    assert parse_seeds(5) == [5] and parse_seeds("") == [0]
+    for bad, message in [("a,b", "bad seeds"), ("-1", "non-negative"), ("0-9", "at most 8")]:
+        with pytest.raises(ValueError, match=message):
+            parse_seeds(bad)
+
+
+@pytest.fixture(scope="module")
+def handlers(tiny_run, tmp_path_factory):
+    translator = Translator.load(tiny_run, "cpu")
+    net, provenance = build_lpips(random_weights=True)
+    return DemoHandlers(translator, LPIPSDistance(net), provenance, tmp_path_factory.mktemp("app-out"))
+
+
+@pytest.fixture(scope="module")
+def source_file(synthetic_root):
+    return str(sorted((synthetic_root / "val" / "dots").iterdir())[0])
+
+
+def test_interpolate_handler_outputs(handlers, source_file):
+    gallery, gif, mp4, strip, last, arrays, first, text = handlers.interpolate(
+        source_file, "seed", "checks", 0, None, "seed", "stripes", 3, None, 6, "slerp")
+    assert len(gallery) == len(arrays) == 6 and last == 5 and [c for _, c in gallery][::5] == ["0.00", "1.00"]
+    up = handlers.upscale
+    assert up == 8 and arrays[0].shape == (32 * up, 32 * up, 3)
+    direct = handlers.translator.translate([source_file], StyleSpec("checks", seed=0))[0].permute(1, 2, 0).numpy()
+    # frame 0 is the start style's translation (within 1 LSB: batched vs single decode)
+    np.testing.assert_allclose(first[::up, ::up].astype(int), direct.astype(int), atol=1)
+    with Image.open(gif) as im:
+        assert im.n_frames == 2 * 6 - 2 and im.size == (256, 256)  # there and back
+    assert Path(mp4).stat().st_size > 0 and Path(strip).is_file()
+    assert text.startswith("inter-domain, 6 frames, slerp.") and "[random-weights]" in text
+    np.testing.assert_array_equal(handlers.scrub(arrays, 3), arrays[3])
+    assert handlers.scrub(arrays, 99) is arrays[-1] and handlers.scrub([], 0) is None
+
+
+def test_smoothness_of_a_frozen_sequence_is_zero(handlers):
+    frames = torch.full((5, 3, 32, 32), 128, dtype=torch.uint8)
+    assert "Perceptual Smoothness 0.0000** (alignment 0.0000" in handlers.smoothness_text(frames)
+
+
+def test_interpolate_handler_input_errors(handlers, source_file, tmp_path):
+    args = [source_file, "seed", "checks", 0, None, "seed", "dots", 1, None, 6, "lerp"]
+    cases = [({9: 1}, ValueError, "steps must be between 2 and 100"),
+             ({9: 101}, ValueError, "steps must be between"),
+             ({10: "cubic"}, ValueError, "interpolation must be one of lerp, slerp"),
+             ({5: "reference"}, UploadError, "end style: 'reference' is selected but no reference image"),
+             ({2: "cats"}, ValueError, "unknown domain 'cats': this model has checks, dots, stripes"),
+             ({3: -2}, ValueError, "start style: the seed must be a non-negative integer"),
+             ({0: None}, UploadError, "no source image")]
+    for change, error, message in cases:
+        bad = list(args)
+        for i, value in change.items():
+            bad[i] = value
+        with pytest.raises(error, match=re.escape(message)):
+            handlers.interpolate(*bad)
+
+
+def test_interpolate_with_a_reference_of_another_mode(handlers, source_file, tmp_path):
+    ref = _png(tmp_path, "ref.png", Image.open(source_file).convert("LA"))
+    gallery, *_ = handlers.interpolate(source_file, "reference", "dots", None, str(ref),
+                                       "seed", "dots", 2, None, 3, "lerp")
+    assert len(gallery) == 3
+
+
+def test_translate_handler_grid(handlers, source_file):
+    grid, caption = handlers.translate(source_file, ["dots", "stripes"], "0-2", None)
+    cell, pad = 32 * handlers.upscale, 2
+    assert grid.shape == (2 * cell + 3 * pad, 4 * cell + 5 * pad, 3)
+    assert caption == "rows: dots, stripes; columns: source, seed 0, seed 1, seed 2"
+    want = handlers.translator.translate([source_file], StyleSpec("stripes", seed=1))[0].permute(1, 2, 0).numpy()
+    row, col = 1, 2  # stripes, seed 1
+    got = grid[pad + row * (cell + pad):, pad + col * (cell + pad):][:cell:handlers.upscale, :cell:handlers.upscale]
+    np.testing.assert_allclose(got.astype(int), want.astype(int), atol=1)
+    grid, caption = handlers.translate(source_file, ["checks"], "", source_file)
+    assert caption.endswith("source, reference style") and grid.shape[1] == 2 * cell + 3 * pad
+    with pytest.raises(ValueError, match="pick at least one target domain"):
+        handlers.translate(source_file, [], "0", None)
+
+
+# --------------------------------------------------------------------------- served app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_app(tiny_run, tmp_path_factory):
+    """``i2i app`` in a subprocess on 127.0.0.1; yields its URL and output folder."""
+    out_dir = tmp_path_factory.mktemp("served")
+    log_path = out_dir.parent / f"{out_dir.name}.log"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "i2i", "app", "--checkpoint", str(tiny_run), "--random-weights",
+                                 "--port", str(_free_port()), "--out-dir", str(out_dir), "--device", "cpu"],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline, url = time.time() + 180, None
+        while url is None:
+            match = re.search(r"at (http://127\.0\.0\.1:\d+/)", log_path.read_text())
+            url = match and match.group(1)
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"the app did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, out_dir
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_app_endpoints_with_gradio_client(served_app, source_file, tiny_run, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    url, out_dir = served_app
+    client = Client(url, verbose=False)
+    assert {"/interpolate", "/translate"} <= set(client.view_api(print_info=False, return_format="dict")
+                                                 ["named_endpoints"])
+    gallery, gif, mp4, strip, slider, first, text = client.predict(
+        handle_file(source_file), "seed", "checks", 0, None, "seed", "checks", 4, None, 7, "lerp",
+        api_name="/interpolate")
+    assert len(gallery) == 7 and slider["maximum"] == 6 and text.startswith("intra-domain, 7 frames")
+    with Image.open(gif) as im:
+        assert im.n_frames == 12
+    with Image.open(first) as im:
+        assert im.size == (256, 256)
+    assert Path(mp4).suffix == ".mp4" and Path(strip).suffix == ".png"
+    grid, caption = client.predict(handle_file(source_file), ["checks", "dots", "stripes"], "0, 1", None,
+                                   api_name="/translate")
+    with Image.open(grid) as im:
+        assert im.size == (3 * 256 + 4 * 2, 3 * 256 + 4 * 2)
+    assert caption == "rows: checks, dots, stripes; columns: source, seed 0, seed 1"
+
+    junk = tmp_path / "junk.png"
+    junk.write_text("hello")
+    with pytest.raises(AppError, match="could not be read as an image"):
+        client.predict(handle_file(str(junk)), "seed", "checks", 0, None, "seed", "dots", 1, None, 5, "lerp",
+                       api_name="/interpolate")
+    with pytest.raises(AppError, match="no reference image was uploaded"):
+        client.predict(handle_file(source_file), "reference", "checks", 0, None, "seed", "dots", 1, None, 5, "lerp",
+                       api_name="/interpolate")
+    # still serving after the errors
+    assert client.predict(handle_file(source_file), ["dots"], "3", None, api_name="/translate")[1].endswith("seed 3")
+
+
+def test_app_serves_only_its_outputs(served_app, tiny_run):
+    import httpx
+
+    url, out_dir = served_app
+    for forbidden in ["/etc/passwd", str(tiny_run / "config.yaml"), str(Path("README.md").resolve())]:
+        assert httpx.get(f"{url}gradio_api/file={forbidden}").status_code == 403, forbidden
+    example = next((out_dir / "examples").iterdir())
+    assert httpx.get(f"{url}gradio_api/file={example}").status_code == 200
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it with "
+                                               "apt-get; install the 'chromium' package to run this test)")
+def test_app_in_headless_chromium(served_app, source_file, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e .[test]")
+    url, _ = served_app
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.goto(url, wait_until="domcontentloaded")
+            generate = page.get_by_role("button", name="Generate")
+            generate.wait_for(timeout=60_000)
+            page.locator("input[type=file]").first.set_input_files(source_file)
+            page.wait_for_timeout(500)
+            generate.click()
+            page.get_by_text(re.compile(r"inter-domain, 20 frames, lerp")).wait_for(timeout=120_000)
+            assert page.get_by_text("[random-weights]: LPIPS runs on a random AlexNet trunk").count() == 1
+            thumbnails = page.locator("img[alt='0.00'], img[alt='0.26'], img[alt='1.00']")
+            thumbnails.nth(2).wait_for()
+            frame = page.locator("#frame img")
+            assert frame.get_attribute("src") == thumbnails.nth(0).get_attribute("src")
+            scrub = page.get_by_label("number input for scrub through the frames")
+            scrub.fill("5")
+            scrub.press("Enter")
+            page.wait_for_function("([img, want]) => img.src === want",  # frame 5 of 20 is alpha 5/19 = 0.26
+                                   arg=[frame.element_handle(), thumbnails.nth(1).get_attribute("src")], timeout=30_000)
+            shot = tmp_path / "app.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    with Image.open(shot) as im:
+        assert im.size[0] == 1400 and im.size[1] > 1000
