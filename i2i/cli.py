@@ -125,6 +125,14 @@ def _interpolate(args) -> int:
     return 0
 
 
+def _convert(args) -> int:
+    from .convert import convert_stargan_v2
+
+    out = convert_stargan_v2(args.checkpoint, args.out, wing=args.wing, domains=_comma_list(args.domains))
+    print(f"run directory: {out} (try: i2i app --checkpoint {out})")
+    return 0
+
+
 def _app(args) -> int:
     from app import launch
 
@@ -209,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upscale", type=int, default=1, help="enlarge small frames in the output by this factor")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_interpolate)
+
+    p = sub.add_parser("convert", help="turn a released StarGAN v2 (or the paper's) checkpoint into a run directory")
+    p.add_argument("--from", dest="format", choices=["stargan-v2"], required=True, help="checkpoint format")
+    p.add_argument("checkpoint", help="{step}_nets_ema.ckpt (a sibling {step}_nets.ckpt adds D) or {step}_nets.ckpt")
+    p.add_argument("--wing", help="FAN weights wing.ckpt (needed by face models, w_hpf > 0)")
+    p.add_argument("--out", required=True, help="new run directory")
+    p.add_argument("--domains", help="comma list of domain names in label order (default: the released "
+                   "models' female,male / cat,dog,wild when the shapes match, else domain0,...)")
+    p.set_defaults(func=_convert)
 
     p = sub.add_parser("app", help="serve the Gradio interpolation app for a run")
     p.add_argument("--checkpoint", required=True, help="run directory, checkpoint folder or nets_ema.safetensors")

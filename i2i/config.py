@@ -75,6 +75,7 @@ class TrainConfig:
     save_every: int = 10000
     keep_checkpoints: int = 3
     lpips_random_weights: bool = False  # tests only: random AlexNet trunk in the content loss
+    fan_weights: str = ""  # wing.ckpt or fan.safetensors: the FAN face masks that model.w_hpf > 0 needs
 
 
 @dataclass

@@ -12,6 +12,7 @@ from .config import Config, load_config
 from .data.images import pil_to_uint8, to_float, to_rgb, to_uint8
 from .device import resolve_device
 from .models import Networks, build_networks
+from .models.fan import FAN, FAN_FILE, load_fan
 from .models.blocks import default_base_dim
 from .training.checkpoint import EMA_FILE, latest_checkpoint, load_flat_state
 
@@ -116,6 +117,9 @@ class Translator:
     ----------
     nets : Networks
         EMA networks (no discriminator).
+    fan : FAN, optional
+        Face-alignment network for models with the high-pass path (``model.w_hpf > 0``): the generator then
+        gets StarGAN v2's face masks of each source.
     cfg : Config
         The run's configuration.
     domains : list of str
@@ -125,9 +129,13 @@ class Translator:
         Where the weights came from (shown in reports).
     """
 
-    def __init__(self, nets: Networks, cfg: Config, domains: list[str], device: torch.device, source: str = ""):
-        if cfg.model.w_hpf > 0:
-            raise NotImplementedError("models with w_hpf > 0 need FAN face masks, which are not implemented yet")
+    def __init__(self, nets: Networks, cfg: Config, domains: list[str], device: torch.device, source: str = "",
+                 fan: FAN | None = None):
+        if cfg.model.w_hpf > 0 and fan is None:
+            raise ValueError(f"this model has model.w_hpf={cfg.model.w_hpf}: its generator needs face masks from the "
+                             f"FAN network, which the run directory lacks ({FAN_FILE}). Convert the model with "
+                             "`i2i convert --from stargan-v2 CKPT --wing wing.ckpt --out RUN_DIR`")
+        self.fan = fan.to(device) if fan is not None and cfg.model.w_hpf > 0 else None
         self.nets = nets.to(device)
         for _, net in nets.items():
             net.eval().requires_grad_(False)
@@ -145,7 +153,8 @@ class Translator:
         nets = build_networks(cfg.model, len(domains), discriminator=False)
         load_flat_state(nets, load_file(str(weights)), str(weights))
         device = device if isinstance(device, torch.device) else resolve_device(device)
-        return cls(nets, cfg, domains, device, source=str(weights))
+        fan = load_fan(run_dir / FAN_FILE) if cfg.model.w_hpf > 0 and (run_dir / FAN_FILE).is_file() else None
+        return cls(nets, cfg, domains, device, source=str(weights), fan=fan)
 
     @property
     def img_size(self) -> int:
@@ -172,15 +181,22 @@ class Translator:
     def decode_many(self, sources: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
         """Translate each source under each of its styles: (N, 3, S, S), (N, K, D) -> (N, K, 3, S, S) in [-1, 1].
 
-        Each source goes through the style-independent encoder once; the N * K decodes run in one batch, or
-        in chunks of ``self.decode_batch`` (see :func:`default_decode_batch`).
+        Each source goes through the style-independent encoder (and FAN, for face models) once; the N * K
+        decodes run in one batch, or in chunks of ``self.decode_batch`` (see :func:`default_decode_batch`).
         """
         n, k = styles.shape[:2]
-        h, _ = self.nets.generator.encode_content(sources.to(self.device))
-        h, flat = h.repeat_interleave(k, 0), styles.flatten(0, 1).to(self.device)
+        sources = sources.to(self.device)
+        masks = self.fan.face_masks(sources) if self.fan is not None else None
+        h, cache = self.nets.generator.encode_content(sources, masks)
+        owner, flat = torch.arange(n, device=self.device).repeat_interleave(k), styles.flatten(0, 1).to(self.device)
         step = self.decode_batch or flat.size(0)
-        out = torch.cat([self.nets.generator.decode_content(h[i:i + step], flat[i:i + step])
-                         for i in range(0, flat.size(0), step)])
+        chunks = []
+        for i in range(0, flat.size(0), step):
+            sel = owner[i:i + step]
+            chunks.append(self.nets.generator.decode_content(
+                h[sel], flat[i:i + step], {size: c[sel] for size, c in cache.items()},
+                None if masks is None else tuple(m[sel] for m in masks)))
+        out = torch.cat(chunks)
         return out.view(n, k, *out.shape[1:])
 
     def decode_interpolation(self, sources: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor,

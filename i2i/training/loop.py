@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..config import Config, config_to_dict, load_config, save_config
 from ..data import DomainImages, TrainBatches
 from ..device import resolve_device
+from ..models.fan import FAN_FILE
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .logger import RunLogger
 from .samples import write_sample_grids
@@ -79,9 +81,6 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
     """Train (or resume) a model; return the path of the final checkpoint."""
     run_dir = Path(run_dir)
     t = cfg.train
-    if cfg.model.w_hpf > 0:
-        raise NotImplementedError("model.w_hpf > 0 needs the FAN face-mask network, which arrives with the "
-                                  "StarGAN v2 converter; train with model.w_hpf=0 for now")
     device = resolve_device(t.device)
     torch.manual_seed(t.seed)
     images = DomainImages(cfg.data.root, "train", cfg.model.img_size, cfg.data.cache_images, progress)
@@ -90,6 +89,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
         if val_dir.is_dir() else images
     prepare_run_dir(cfg, run_dir, images.domains, resume)
     trainer = Trainer(cfg, images.num_domains, device)
+    if trainer.fan is not None and not (run_dir / FAN_FILE).is_file():  # inference on this run needs it too
+        save_file({k: v.contiguous().cpu() for k, v in trainer.fan.state_dict().items()}, str(run_dir / FAN_FILE))
     start = 0
     ckpt = latest_checkpoint(run_dir) if resume else None
     if ckpt is not None:
@@ -149,7 +150,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
             if step % t.log_every == 0:
                 flush_and_log()
             if step % t.sample_every == 0 or step == t.total_iters:
-                paths = write_sample_grids(trainer.ema, val, run_dir / "samples", step, cfg.model.latent_dim, device)
+                paths = write_sample_grids(trainer.ema, val, run_dir / "samples", step, cfg.model.latent_dim, device,
+                                           trainer.fan)
                 log.debug("wrote %s", paths)
             if step % t.save_every == 0 or step == t.total_iters:
                 save()

@@ -21,43 +21,47 @@ def fixed_examples(images: DomainImages, per_domain: int = 2, offset: int = 0) -
     return torch.stack([images.image(i) for i in picks]), images.labels[picks]
 
 
-def translation_rows(ema: Networks, x_src: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+def translation_rows(ema: Networks, x_src: torch.Tensor, styles: torch.Tensor, fan=None) -> torch.Tensor:
     """Each source followed by its translations under every style, row-major: (n * (1 + m), 3, H, W).
 
-    Each source is encoded once; all n * m decodes run in one batch.
+    Each source is encoded once (with its FAN masks for face models); all n * m decodes run in one batch.
     """
     n, m = x_src.size(0), styles.size(0)
-    h, _ = ema.generator.encode_content(x_src)
-    out = ema.generator.decode_content(h.repeat_interleave(m, 0), styles.repeat(n, 1))
+    masks = fan.face_masks(x_src) if fan is not None else None
+    h, cache = ema.generator.encode_content(x_src, masks)
+    out = ema.generator.decode_content(h.repeat_interleave(m, 0), styles.repeat(n, 1),
+                                       {k: v.repeat_interleave(m, 0) for k, v in cache.items()},
+                                       None if masks is None else tuple(t.repeat_interleave(m, 0) for t in masks))
     return torch.cat([x_src[:, None], out.view(n, m, *out.shape[1:])], dim=1).flatten(0, 1)
 
 
 @torch.no_grad()
-def reference_grid(ema: Networks, x_src: torch.Tensor, x_ref: torch.Tensor, y_ref: torch.Tensor) -> torch.Tensor:
+def reference_grid(ema: Networks, x_src: torch.Tensor, x_ref: torch.Tensor, y_ref: torch.Tensor,
+                   fan=None) -> torch.Tensor:
     """StarGAN v2's reference figure: top row references, left column sources, cell = G(src, E(ref)).
 
     Inputs are float [-1, 1]; returns a uint8 (3, H, W) grid.
     """
-    rows = translation_rows(ema, x_src, ema.style_encoder(x_ref, y_ref))
+    rows = translation_rows(ema, x_src, ema.style_encoder(x_ref, y_ref), fan)
     header = torch.cat([torch.ones_like(x_src[:1]), x_ref])
     return make_grid(to_uint8(torch.cat([header, rows])), nrow=x_ref.size(0) + 1, padding=2, pad_value=255)
 
 
 @torch.no_grad()
 def latent_grid(ema: Networks, x_src: torch.Tensor, num_domains: int, latent_dim: int,
-                seeds_per_domain: int = 3, seed: int = 0) -> torch.Tensor:
+                seeds_per_domain: int = 3, seed: int = 0, fan=None) -> torch.Tensor:
     """Left column sources, then for each target domain ``seeds_per_domain`` columns with fixed z."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(seeds_per_domain, latent_dim, generator=g).to(x_src.device)
     z = z.repeat(num_domains, 1)
     y = torch.arange(num_domains, device=x_src.device).repeat_interleave(seeds_per_domain)
     styles = ema.mapping_network(z, y)
-    rows = translation_rows(ema, x_src, styles)
+    rows = translation_rows(ema, x_src, styles, fan)
     return make_grid(to_uint8(rows), nrow=styles.size(0) + 1, padding=2, pad_value=255)
 
 
 def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path, step: int,
-                       latent_dim: int, device: torch.device) -> dict[str, Path]:
+                       latent_dim: int, device: torch.device, fan=None) -> dict[str, Path]:
     """Write ``step_XXXXXXX_reference.png`` and ``..._latent.png`` for fixed validation images."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +69,6 @@ def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path,
     ref, y_ref = fixed_examples(images, per_domain=1, offset=2)
     src, ref = to_float(src).to(device), to_float(ref).to(device)
     paths = {"reference": out_dir / f"step_{step:07d}_reference.png", "latent": out_dir / f"step_{step:07d}_latent.png"}
-    save_png(reference_grid(ema, src, ref, y_ref.to(device)), paths["reference"])
-    save_png(latent_grid(ema, src, images.num_domains, latent_dim), paths["latent"])
+    save_png(reference_grid(ema, src, ref, y_ref.to(device), fan), paths["reference"])
+    save_png(latent_grid(ema, src, images.num_domains, latent_dim, fan=fan), paths["latent"])
     return paths

@@ -52,7 +52,7 @@ def discriminator_loss(nets: Networks, batch: dict, mode: str, w: Weights, autoc
 
 
 def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: LossConfig, autocast,
-                   lpips_net=None, masks=None, cycle_masks=None):
+                   lpips_net=None, masks=None, fan=None):
     """G-side losses of one latent or reference iteration.
 
     Returns ``(main, smooth, terms)`` (``smooth`` is None while no smoothing term is active):
@@ -64,6 +64,9 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: Loss
     Triplets: anchor and positive are the two target codes, the negative is the source-domain code
     (``M(z1, y_src)`` in latent iterations, ``E(x_src, y_src)`` in reference ones, or the batch-hard
     negative), kept only where ``y_trg != y_src``. SR uses the target code and ``E(x_src, y_src)``.
+
+    Face models (``w_hpf > 0``) translate with ``masks`` (FAN masks of ``x_src``) and reconstruct with the
+    FAN masks of ``x_fake`` (computed without gradient), as StarGAN v2 does.
     """
     x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_trg"]
     terms = {}
@@ -80,6 +83,7 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: Loss
         else:
             loss_ds = x_fake.new_zeros(())
         s_org = nets.style_encoder(x_real, y_org)
+        cycle_masks = fan.face_masks(x_fake.detach().float()) if fan is not None else None
         x_rec = nets.generator(x_fake, s_org, masks=cycle_masks)
         loss_cyc = losses.cycle_loss(x_rec.float(), x_real.float())
     if w.cont > 0 and lpips_net is not None:

@@ -8,6 +8,7 @@ import torch
 
 from ..config import Config
 from ..models import build_networks
+from ..models.fan import load_fan
 from ..pretrained import build_lpips
 from .ema import update_ema
 from .schedules import ds_weight, ramp_weight
@@ -42,6 +43,12 @@ class Trainer:
         dtype = torch.bfloat16 if amp == "bf16" else torch.float16
         self.autocast = functools.partial(torch.autocast, device.type, dtype=dtype, enabled=amp != "none")
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+        self.fan = None
+        if cfg.model.w_hpf > 0:
+            if not t.fan_weights:
+                raise ValueError(f"model.w_hpf={cfg.model.w_hpf:g} needs FAN face masks: set train.fan_weights to "
+                                 "StarGAN v2's wing.ckpt (or a run's fan.safetensors)")
+            self.fan = load_fan(t.fan_weights, device)
         self.lpips, self.lpips_provenance = (None, "off")
         if cfg.loss.lambda_cont > 0:
             net, self.lpips_provenance = build_lpips(random_weights=t.lpips_random_weights)
@@ -71,7 +78,7 @@ class Trainer:
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         """Run iteration ``step`` on a device batch; return detached loss terms (no host sync)."""
         w, nets, cfg = self.weights(step), self.nets, self.cfg.loss
-        masks = cycle_masks = None  # seam: FAN heatmaps when model.w_hpf > 0 (StarGAN v2 converter issue)
+        masks = self.fan.face_masks(batch["x_src"]) if self.fan is not None else None
         out = {}
         nets.discriminator.requires_grad_(True)
         for mode in ("latent", "reference"):
@@ -82,7 +89,7 @@ class Trainer:
         gme = ["generator", "mapping_network", "style_encoder"]
         for mode in ("latent", "reference"):
             main, smooth, terms = generator_loss(nets, batch, mode, w, cfg, self.autocast, self.lpips,
-                                                 masks, cycle_masks)
+                                                 masks, self.fan)
             if mode == "latent":
                 self._update([(main if smooth is None else main + smooth, gme)], gme)
             elif cfg.smooth_trains_encoder and smooth is not None:
@@ -99,6 +106,9 @@ class Trainer:
         return {"optimizers": {k: o.state_dict() for k, o in self.optims.items()}, "scaler": self.scaler.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
+        if "optimizers" not in state:  # e.g. a converted StarGAN v2 checkpoint: fine-tune with fresh Adam moments
+            log.info("checkpoint has no optimiser state: starting the optimisers afresh")
+            return
         for name, opt in self.optims.items():
             opt.load_state_dict(state["optimizers"][name])
         if state.get("scaler"):
