@@ -17,27 +17,25 @@ log = logging.getLogger(__name__)
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, NotImplementedError)
 
 
-class ImageUpload(gr.Image):
-    """``gr.Image`` (type filepath) whose undecodable uploads become a message in the UI, not a stack trace.
+def image_upload(label: str, **kwargs) -> gr.Image:
+    """An image box handing the handlers a file path, whose undecodable uploads become a message in the UI.
 
-    Gradio opens every upload with PIL before our handler sees it; a text file sent through the API would
-    otherwise fail there with an anonymous error.
+    Gradio opens every upload with PIL before any handler runs; a text file sent through the API would
+    otherwise fail there with an anonymous error. The check wraps this instance's ``preprocess`` (a
+    ``gr.Image`` subclass would make Gradio write a ``.pyi`` stub next to this file at import time).
     """
+    box = gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], **kwargs)
+    preprocess = box.preprocess
 
-    def get_block_name(self) -> str:
-        return "image"  # reuse gr.Image's front end
-
-    def preprocess(self, payload):
+    def checked(payload):
         try:
-            return super().preprocess(payload)
+            return preprocess(payload)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-            raise gr.Error(f"{self.label}: the upload could not be read as an image ({type(err).__name__}); "
+            raise gr.Error(f"{label}: the upload could not be read as an image ({type(err).__name__}); "
                            "upload a PNG, JPEG, WebP, BMP or TIFF file") from None
 
-
-def image_upload(label: str, **kwargs) -> ImageUpload:
-    """An upload box handing the handlers a file path (they decode and convert it themselves)."""
-    return ImageUpload(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], **kwargs)
+    box.preprocess = checked
+    return box
 
 
 def user_errors(fn):
