@@ -70,6 +70,8 @@ class TrainConfig:
     seed: int = 777
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "none"  # none | bf16 | fp16 (CUDA only)
+    channels_last: bool = False  # NHWC memory format (helps tensor cores with amp on CUDA)
+    compile: bool = False  # torch.compile G, M and E blocks (D stays eager: R1 needs double backward)
     log_every: int = 10
     sample_every: int = 5000
     save_every: int = 10000

@@ -14,14 +14,21 @@ from tqdm import tqdm
 
 from ..config import Config, config_to_dict, load_config, save_config
 from ..data import DomainImages, TrainBatches
-from ..device import resolve_device
 from ..models.fan import FAN_FILE
+from . import distributed
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .distributed import DistInfo, all_reduce_mean
 from .logger import RunLogger
 from .samples import write_sample_grids
 from .trainer import Trainer
 
 log = logging.getLogger(__name__)
+
+
+def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """Move one batch tensor to the device (asynchronously from pinned memory), images NHWC if asked."""
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
 class NonFiniteLossError(RuntimeError):
@@ -71,25 +78,42 @@ def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool
     domains_file.write_text(json.dumps({"domains": domains}, indent=2))
 
 
-def _mean_terms(history: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+def _mean_terms(history: list[dict[str, torch.Tensor]], info: DistInfo = DistInfo()) -> dict[str, float]:
     keys = list(history[0])
-    stacked = torch.stack([torch.stack([h[k] for h in history]) for k in keys])  # one host sync
-    return dict(zip(keys, stacked.mean(1).tolist()))
+    stacked = torch.stack([torch.stack([h[k] for h in history]) for k in keys]).mean(1)
+    return dict(zip(keys, all_reduce_mean(stacked, info).tolist()))  # one host sync per log interval
 
 
 def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) a model; return the path of the final checkpoint."""
-    run_dir = Path(run_dir)
+    """Train (or resume) a model; return the path of the final checkpoint.
+
+    Under ``torchrun`` every rank runs this function: ``train.batch_size`` is the global batch, split into
+    equal contiguous slices per rank (it must divide by the world size); rank 0 alone writes the run
+    directory, logs, sample grids and checkpoints; every rank resumes from the same checkpoint, so the
+    world size may change between runs. See :mod:`i2i.training.distributed` for how gradients are synced.
+    """
+    info, device = distributed.setup(cfg.train.device)
+    try:
+        return _train(cfg, Path(run_dir), resume, progress and info.is_main, info, device)
+    finally:
+        distributed.cleanup()
+
+
+def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistInfo, device: torch.device) -> Path:
     t = cfg.train
-    device = resolve_device(t.device)
-    torch.manual_seed(t.seed)
+    if t.batch_size % info.world_size:
+        raise ValueError(f"train.batch_size={t.batch_size} (the global batch) must divide by the world size "
+                         f"{info.world_size}")
+    torch.manual_seed(t.seed)  # identical initial networks on every rank (rank 0's are broadcast anyway)
     images = DomainImages(cfg.data.root, "train", cfg.model.img_size, cfg.data.cache_images, progress)
     val_dir = Path(cfg.data.root) / "val"
     val = DomainImages(cfg.data.root, "val", cfg.model.img_size, cfg.data.cache_images, progress) \
         if val_dir.is_dir() else images
-    prepare_run_dir(cfg, run_dir, images.domains, resume)
-    trainer = Trainer(cfg, images.num_domains, device)
-    if trainer.fan is not None and not (run_dir / FAN_FILE).is_file():  # inference on this run needs it too
+    if info.is_main:
+        prepare_run_dir(cfg, run_dir, images.domains, resume)
+    distributed.barrier(info)
+    trainer = Trainer(cfg, images.num_domains, device, info)
+    if info.is_main and trainer.fan is not None and not (run_dir / FAN_FILE).is_file():  # inference needs it too
         save_file({k: v.contiguous().cpu() for k, v in trainer.fan.state_dict().items()}, str(run_dir / FAN_FILE))
     start = 0
     ckpt = latest_checkpoint(run_dir) if resume else None
@@ -100,22 +124,25 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
         log.info("resumed from %s (step %d)", ckpt, start)
     elif resume:
         log.info("no checkpoint in %s: starting from scratch", run_dir)
-    log.info("training on %s: %d images in %d domains %s, LPIPS %s", device, len(images),
-             images.num_domains, images.domains, trainer.lpips_provenance)
+    torch.manual_seed(t.seed + 1000 * info.rank + start)  # per-rank stream for anything random inside a step
+    if info.is_main:
+        log.info("training on %s x %d: %d images in %d domains %s, LPIPS %s", device, info.world_size, len(images),
+                 images.num_domains, images.domains, trainer.lpips_provenance)
 
-    batches = TrainBatches(images, t.batch_size, cfg.model.latent_dim, t.seed, cfg.data.randcrop_prob, t.total_iters)
+    batches = TrainBatches(images, t.batch_size, cfg.model.latent_dim, t.seed, cfg.data.randcrop_prob, t.total_iters,
+                           info.rank, info.world_size)
     workers = cfg.data.num_workers
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, sampler=range(start, t.total_iters), num_workers=workers,
         pin_memory=device.type == "cuda", persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
-    logger = RunLogger(run_dir, start)
+    logger = RunLogger(run_dir, start) if info.is_main else None
     history: list[dict[str, torch.Tensor]] = []
     step, last_saved = start, latest_checkpoint(run_dir)
 
     def flush() -> dict[str, float]:
         if not history:
             return {}
-        means = _mean_terms(history)
+        means = _mean_terms(history, info)
         history.clear()
         bad = [k for k, v in means.items() if not math.isfinite(v)]
         if bad:
@@ -127,11 +154,15 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
     def save() -> None:
         nonlocal last_saved
         flush_and_log()
-        last_saved = save_checkpoint(run_dir, step, trainer.nets, trainer.ema, trainer.state_dict(), t.keep_checkpoints)
+        distributed.check_in_sync(dict(trainer.nets.items()), info)
+        if info.is_main:
+            last_saved = save_checkpoint(run_dir, step, trainer.nets, trainer.ema, trainer.state_dict(),
+                                         t.keep_checkpoints)
+        distributed.barrier(info)
 
     def flush_and_log() -> None:
         means = flush()
-        if means:
+        if means and logger is not None:
             w = trainer.weights(step - 1)
             means.update({"weight/ds": w.ds, "weight/sr": w.sr})
             logger.scalars(step, means)
@@ -143,13 +174,13 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
     tic = time.perf_counter()
     with StopRequest() as stop:
         for batch in loader:
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            batch = {k: to_device(v, device, t.channels_last) for k, v in batch.items()}
             history.append(trainer.train_step(batch, step))
             step += 1
             bar.update()
             if step % t.log_every == 0:
                 flush_and_log()
-            if step % t.sample_every == 0 or step == t.total_iters:
+            if info.is_main and (step % t.sample_every == 0 or step == t.total_iters):
                 paths = write_sample_grids(trainer.ema, val, run_dir / "samples", step, cfg.model.latent_dim, device,
                                            trainer.fan)
                 log.debug("wrote %s", paths)
@@ -160,6 +191,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
                 log.warning("stopped at step %d; checkpoint %s (continue with --resume)", step, last_saved)
                 break
     bar.close()
-    logger.scalars(step, {"time/seconds_per_iter": (time.perf_counter() - tic) / max(1, step - start)})
-    logger.close()
+    if logger is not None:
+        logger.scalars(step, {"time/seconds_per_iter": (time.perf_counter() - tic) / max(1, step - start)})
+        logger.close()
     return last_saved

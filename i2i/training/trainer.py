@@ -10,11 +10,24 @@ from ..config import Config
 from ..models import build_networks
 from ..models.fan import load_fan
 from ..pretrained import build_lpips
+from .distributed import DistInfo, all_reduce_gradients, broadcast_module
 from .ema import update_ema
 from .schedules import ds_weight, ramp_weight
 from .step import Weights, discriminator_loss, generator_loss
 
 log = logging.getLogger(__name__)
+
+
+def compile_in_place(net: torch.nn.Module) -> None:
+    """``torch.compile`` the blocks the training step calls (the generator is used through its encoder and
+    decoder halves, not ``forward``), keeping module types and parameter names."""
+    children = list(net.children())
+    for child in children:
+        if isinstance(child, torch.nn.ModuleList):
+            for block in child:
+                block.compile()
+        else:
+            child.compile()
 
 
 class Trainer:
@@ -25,11 +38,20 @@ class Trainer:
     and SR terms when ``loss.smooth_trains_encoder``), then the EMA update of G, M and E.
     """
 
-    def __init__(self, cfg: Config, num_domains: int, device: torch.device):
-        self.cfg, self.device = cfg, device
+    def __init__(self, cfg: Config, num_domains: int, device: torch.device, dist_info: DistInfo = DistInfo()):
+        self.cfg, self.device, self.dist = cfg, device, dist_info
         t = cfg.train
         self.nets = build_networks(cfg.model, num_domains).to(device)
+        if t.channels_last:
+            for _, net in self.nets.items():
+                net.to(memory_format=torch.channels_last)
+        if dist_info.enabled:
+            for _, net in self.nets.items():
+                broadcast_module(net)
         self.ema = self.nets.ema_copy()
+        if t.compile:  # in place, so state-dict names do not change; D is left eager: R1 needs double backward
+            for name in ("generator", "mapping_network", "style_encoder"):
+                compile_in_place(getattr(self.nets, name))
         self.optims = {
             name: torch.optim.Adam(net.parameters(), lr=t.f_lr if name == "mapping_network" else t.lr,
                                    betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
@@ -71,6 +93,7 @@ class Trainer:
         for i, (loss, names) in enumerate(losses_and_inputs):
             retain = i < len(losses_and_inputs) - 1
             self.scaler.scale(loss).backward(inputs=self._params(*names), retain_graph=retain)
+        all_reduce_gradients(self._params(*step_names), self.dist)
         for name in step_names:
             self.scaler.step(self.optims[name])
         self.scaler.update()
