@@ -10,7 +10,7 @@ from PIL import UnidentifiedImageError
 from i2i.inference import INTERPOLATIONS
 
 from .handlers import MAX_APP_STEPS, MAX_GRID_SEEDS, STYLE_SOURCES, DemoHandlers
-from .uploads import MAX_UPLOAD_PIXELS, MAX_UPLOAD_SIDE
+from .uploads import MAX_UPLOAD_PIXELS, MAX_UPLOAD_SIDE, unreadable_message
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,7 @@ def image_upload(label: str, **kwargs) -> gr.Image:
         try:
             return preprocess(payload)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-            raise gr.Error(f"{label}: the upload could not be read as an image ({type(err).__name__}); "
-                           "upload a PNG, JPEG, WebP, BMP or TIFF file") from None
+            raise gr.Error(unreadable_message(label, err)) from None
 
     box.preprocess = checked
     return box

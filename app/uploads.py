@@ -13,6 +13,12 @@ MAX_UPLOAD_SIDE = 1024          # larger ones are downscaled before anything els
 MAX_UPLOAD_BYTES = "20mb"       # enforced by Gradio's upload route
 
 
+def unreadable_message(what: str, err: BaseException) -> str:
+    """What to tell the sender of a file that does not decode as an image."""
+    return (f"the {what} could not be read as an image ({type(err).__name__}); "
+            "upload a PNG, JPEG, WebP, BMP or TIFF file")
+
+
 class UploadError(ValueError):
     """An upload that cannot be used, with a message meant for the person who sent it."""
 
@@ -40,8 +46,7 @@ def read_upload(path: str | Path | None, what: str = "image") -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise UploadError(f"the {what} is too large to decode safely ({err})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise UploadError(f"the {what} could not be read as an image ({type(err).__name__}); "
-                          "upload a PNG, JPEG, WebP, BMP or TIFF file") from None
+        raise UploadError(unreadable_message(what, err)) from None
     if max(rgb.size) > MAX_UPLOAD_SIDE:
         rgb.thumbnail((MAX_UPLOAD_SIDE, MAX_UPLOAD_SIDE), Image.BICUBIC)
     return rgb

@@ -190,13 +190,8 @@ class Translator:
         h, cache = self.nets.generator.encode_content(sources, masks)
         owner, flat = torch.arange(n, device=self.device).repeat_interleave(k), styles.flatten(0, 1).to(self.device)
         step = self.decode_batch or flat.size(0)
-        chunks = []
-        for i in range(0, flat.size(0), step):
-            sel = owner[i:i + step]
-            chunks.append(self.nets.generator.decode_content(
-                h[sel], flat[i:i + step], {size: c[sel] for size, c in cache.items()},
-                None if masks is None else tuple(m[sel] for m in masks)))
-        out = torch.cat(chunks)
+        out = torch.cat([self.nets.generator.decode_sources(h, cache, masks, flat[i:i + step], owner[i:i + step])
+                         for i in range(0, flat.size(0), step)])
         return out.view(n, k, *out.shape[1:])
 
     def decode_interpolation(self, sources: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor,

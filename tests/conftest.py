@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny synthetic dataset and a tiny CPU config (random LPIPS trunk, stated in tests)."""
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from i2i.config import load_config
@@ -14,6 +16,13 @@ TINY = [
     "train.sample_every=3", "train.save_every=3",
     "train.lpips_random_weights=true",  # no internet: LPIPS content loss uses a random AlexNet trunk in tests
 ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for servers and process groups started by tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ import io
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import free_port
 from PIL import Image
 
 from app import uploads
@@ -149,12 +149,6 @@ def test_translate_handler_grid(handlers, source_file):
 # --------------------------------------------------------------------------- served app
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served_app(tiny_run, tmp_path_factory):
     """``i2i app`` in a subprocess on 127.0.0.1; yields its URL and output folder."""
@@ -163,7 +157,7 @@ def served_app(tiny_run, tmp_path_factory):
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "i2i", "app", "--checkpoint", str(tiny_run), "--random-weights",
-                                 "--port", str(_free_port()), "--out-dir", str(out_dir), "--device", "cpu"],
+                                 "--port", str(free_port()), "--out-dir", str(out_dir), "--device", "cpu"],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline, url = time.time() + 180, None

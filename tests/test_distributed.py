@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import TINY, free_port
 from safetensors.torch import load_file, save_file
 
 from i2i.config import load_config
@@ -19,12 +19,6 @@ from i2i.training.checkpoint import flat_state
 from i2i.training.distributed import DistInfo, cleanup
 
 STEPS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_steps(cfg, info: DistInfo, out_file: str) -> None:
@@ -53,11 +47,9 @@ def _worker(rank: int, world: int, port: int, overrides: list[str], out_dir: str
 
 @pytest.fixture(scope="module")
 def two_rank_states(synthetic_root, tmp_path_factory):
-    from conftest import TINY
-
     out = tmp_path_factory.mktemp("ddp")
     overrides = [*TINY, f"data.root={synthetic_root}", "loss.lambda_tri=0", "loss.lambda_sr=0"]
-    mp.spawn(_worker, args=(2, _free_port(), overrides, str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), overrides, str(out)), nprocs=2, join=True)
     torch.set_num_threads(1)
     run_steps(load_config("configs/synthetic.yaml", overrides), DistInfo(), str(out / "single.safetensors"))
     return [load_file(str(out / f)) for f in ("rank0.safetensors", "rank1.safetensors", "single.safetensors")]
@@ -92,13 +84,11 @@ def test_two_ranks_equal_one_process_with_the_same_global_batch(two_rank_states)
 def test_torchrun_two_processes_end_to_end(synthetic_root, tmp_path):
     """``torchrun --nproc_per_node 2 -m i2i train`` on CPU (gloo): one log, one checkpoint, ranks checked in
     sync at every save, and the run resumes in a single process (another world size)."""
-    from conftest import TINY
-
     run = tmp_path / "run"
     sets = [a for o in [*TINY, f"data.root={synthetic_root}", "train.total_iters=4", "train.save_every=2"]
             for a in ("--set", o)]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-           str(_free_port()), "-m", "i2i", "train", "--config", "configs/synthetic.yaml", "--run-dir", str(run),
+           str(free_port()), "-m", "i2i", "train", "--config", "configs/synthetic.yaml", "--run-dir", str(run),
            "--no-progress", *sets]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)

@@ -90,6 +90,12 @@ class Generator(nn.Module):
                 x = x + self.hpf(mask * cache[x.size(2)])
         return self.to_rgb(x)
 
+    def decode_sources(self, h: torch.Tensor, cache: dict, masks, s: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Decode encoded sources ``rows`` (one source index per style in ``s``) with their skip caches and masks:
+        one encoder pass per source serves any number of styles."""
+        return self.decode_content(h[rows], s, {size: c[rows] for size, c in cache.items()},
+                                   None if masks is None else tuple(m[rows] for m in masks))
+
     def forward(self, x: torch.Tensor, s: torch.Tensor, masks=None) -> torch.Tensor:
         h, cache = self.encode_content(x, masks)
         return self.decode_content(h, s, cache, masks)

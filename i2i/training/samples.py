@@ -29,9 +29,8 @@ def translation_rows(ema: Networks, x_src: torch.Tensor, styles: torch.Tensor, f
     n, m = x_src.size(0), styles.size(0)
     masks = fan.face_masks(x_src) if fan is not None else None
     h, cache = ema.generator.encode_content(x_src, masks)
-    out = ema.generator.decode_content(h.repeat_interleave(m, 0), styles.repeat(n, 1),
-                                       {k: v.repeat_interleave(m, 0) for k, v in cache.items()},
-                                       None if masks is None else tuple(t.repeat_interleave(m, 0) for t in masks))
+    rows = torch.arange(n, device=x_src.device).repeat_interleave(m)
+    out = ema.generator.decode_sources(h, cache, masks, styles.repeat(n, 1), rows)
     return torch.cat([x_src[:, None], out.view(n, m, *out.shape[1:])], dim=1).flatten(0, 1)
 
 
