@@ -11,11 +11,12 @@ import torch
 from tqdm import tqdm
 
 from i2i.data.dataset import DomainImages, scan_split
-from i2i.data.images import to_uint8
+from i2i.data.images import to_float, to_uint8
 from i2i.inference import Translator
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
-from . import protocols
+from . import content, protocols
+from .domain_accuracy import load_or_train_classifier, predict, real_accuracy
 from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics, inception_features
 from .frd import build_face_embedder, face_embeddings, face_recognition_distance
 from .lpips_diversity import lpips_diversity
@@ -26,7 +27,7 @@ from .report import build_report
 
 log = logging.getLogger(__name__)
 
-METRICS = ("fid", "lpips", "ps", "frd")
+METRICS = ("fid", "lpips", "ps", "frd", "content", "domain_acc")
 FID_PROTOCOLS = ("interpolation", "translation")
 
 
@@ -36,7 +37,8 @@ class EvalSettings:
 
     checkpoint: str
     data: str
-    metrics: tuple[str, ...] | None = None  # None: fid, lpips, ps, and frd for face models (w_hpf > 0)
+    metrics: tuple[str, ...] | None = None  # None: fid, lpips, ps, domain_acc; frd for face models (w_hpf > 0);
+    # content when the data root has a manifest.csv of content parameters (i2i make-synthetic)
     tasks: tuple[str, ...] | None = None  # "src2trg" names; None: every ordered pair of domains
     num_sources: int | None = None  # per source domain; None: every validation image (the paper: 1,000)
     steps: int = 20  # frames per interpolation, end points included
@@ -101,6 +103,39 @@ class _Context:
         if "frd" in metrics:
             net, self.weights["facenet"] = build_face_embedder(s.random_weights, s.weights_dir)
             self.facenet = net.to(device)
+        self.references: dict[str, float] = {}
+        if "content" in metrics:
+            self._load_content_truth()
+        if "domain_acc" in metrics:
+            train = DomainImages(s.data, "train", translator.img_size, progress=s.progress)
+            cache = default_cache_dir() if s.stats_cache is None else (Path(s.stats_cache) if s.stats_cache else None)
+            net, _ = load_or_train_classifier(train, cache, s.progress)
+            self.classifier = net.to(device)
+            self.references["domain_acc_real_val"] = real_accuracy(self.classifier, self.val)
+
+    def _load_content_truth(self) -> None:
+        """True shape masks of every validation image, and the IoU / centre error of the two reference points:
+        the sources themselves (segmented like translations) and a fixed centred disc."""
+        manifest = content.read_manifest(self.s.data)
+        masks = None if manifest is None else content.true_masks(manifest, self.s.data, self.val.paths,
+                                                                  self.translator.img_size)
+        if masks is None:
+            raise ValueError(f"metric 'content' needs {Path(self.s.data) / content.MANIFEST} with the content "
+                             "parameters of every validation image (as `i2i make-synthetic` writes)")
+        self.true_masks = masks
+        sources = torch.stack([self.val.image(i) for i in range(len(self.val))])
+        for name, pred in (("source", content.foreground_masks(to_float(sources))),
+                           ("centred_disc", content.centred_shape_masks(masks))):
+            scores = content.content_scores(pred, masks)
+            self.references[f"content_iou_{name}"] = scores["iou"].mean().item()
+            self.references[f"com_error_{name}"] = scores["com_error"].mean().item()
+
+    def content_scores(self, images: torch.Tensor, src: int, first: int) -> dict[str, torch.Tensor]:
+        """IoU and centre error of images (N, K, 3, S, S) made from sources ``first..first+N-1`` of domain src."""
+        n, k = images.shape[:2]
+        index = torch.tensor(list(self.val.domain_indices(src)[first:first + n]))
+        truth = self.true_masks[index].repeat_interleave(k, 0)
+        return content.content_scores(content.foreground_masks(images.flatten(0, 1).cpu()), truth)
 
     def real_stats(self, label: int) -> tuple:
         if label not in self.real:
@@ -129,8 +164,8 @@ class _Context:
 def _needs(metrics: list[str], fid_protocol: str) -> tuple[bool, bool]:
     """Whether the interpolation pass and the translation pass have to run."""
     fid = "fid" in metrics
-    return ("ps" in metrics or (fid and fid_protocol == "interpolation"),
-            bool({"lpips", "frd"} & set(metrics)) or (fid and fid_protocol == "translation"))
+    return (bool({"ps", "content"} & set(metrics)) or (fid and fid_protocol == "interpolation"),
+            bool({"lpips", "frd", "content", "domain_acc"} & set(metrics)) or (fid and fid_protocol == "translation"))
 
 
 def _interpolation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) -> dict:
@@ -139,6 +174,7 @@ def _interpolation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) ->
     s, out = ctx.s, {}
     ps = "ps" in ctx.metrics
     fid_here = "fid" in ctx.metrics and s.fid_protocol == "interpolation"
+    path_iou: list[torch.Tensor] = []
     per_batch = max(1, s.batch_size // s.steps)
     for name, first, purpose in [("ps_inter", src, 0), ("ps_intra", trg, 1)][: 2 if ps else 1]:
         g = protocols.task_generator(s.seed, src, trg, purpose)
@@ -149,6 +185,8 @@ def _interpolation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) ->
                 terms.append(torch.stack(perceptual_smoothness(*sequence_distances(ctx.distance, frames))))
             if fid_here and name == "ps_inter":
                 fake.add(inception_features(ctx.inception, to_uint8(frames.flatten(0, 1))))
+            if "content" in ctx.metrics and name == "ps_inter":
+                path_iou.append(ctx.content_scores(frames, src, start)["iou"])
             ctx.save(frames, task, "interpolation" if name == "ps_inter" else "interpolation_intra", start)
             bar.update(x.size(0))
         if terms:
@@ -156,6 +194,8 @@ def _interpolation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) ->
             out.update({name: value, f"{name}_alignment": align, f"{name}_uniformity": uni})
         if fid_here and name == "ps_inter":
             out["fid"] = ctx.fid(trg, fake)
+    if path_iou:
+        out["path_iou"] = torch.cat(path_iou).mean().item()
     return out
 
 
@@ -163,7 +203,7 @@ def _translation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) -> d
     s, out = ctx.s, {}
     fid_here = "fid" in ctx.metrics and s.fid_protocol == "translation"
     g = protocols.task_generator(s.seed, src, trg, 2)
-    diversity, frd, fake = [], [], FeatureStatistics()
+    diversity, frd, fake, iou, com, hits = [], [], FeatureStatistics(), [], [], []
     for start, x in protocols.source_batches(ctx.val, src, s.num_sources, max(1, s.batch_size // s.num_outs)):
         outs = protocols.random_translations(ctx.translator, ctx.sampler, x, trg, s.num_outs, g)
         if "lpips" in ctx.metrics:
@@ -173,6 +213,12 @@ def _translation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) -> d
             frd.append(face_recognition_distance(face_embeddings(ctx.facenet, x), emb).flatten())
         if fid_here:
             fake.add(inception_features(ctx.inception, to_uint8(outs.flatten(0, 1))))
+        if "content" in ctx.metrics:
+            scores = ctx.content_scores(outs, src, start)
+            iou.append(scores["iou"])
+            com.append(scores["com_error"])
+        if "domain_acc" in ctx.metrics:
+            hits.append((predict(ctx.classifier, outs.flatten(0, 1)) == trg).float())
         ctx.save(outs, task, "translation", start)
         bar.update(x.size(0))
     if diversity:
@@ -181,17 +227,27 @@ def _translation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) -> d
         out["frd"] = torch.cat(frd).mean().item()
     if fid_here:
         out["fid"] = ctx.fid(trg, fake)
+    if iou:
+        out["content_iou"], out["com_error"] = torch.cat(iou).mean().item(), torch.cat(com).mean().item()
+    if hits:
+        out["domain_acc"] = torch.cat(hits).mean().item()
     return out
 
 
-def resolve_metrics(requested: tuple[str, ...] | None, translator: Translator) -> tuple[list[str], list[str]]:
-    """The metrics to compute and notes about skipped ones: FRD only for face models unless asked for."""
+def resolve_metrics(requested: tuple[str, ...] | None, translator: Translator,
+                    data: str | None = None) -> tuple[list[str], list[str]]:
+    """The metrics to compute and notes about skipped ones: FRD only for face models and content only for data
+    with a content manifest, unless asked for."""
     if requested:
         return [m for m in METRICS if m in requested], []
+    chosen, notes = ["fid", "lpips", "ps", "domain_acc"], []
     if translator.cfg.model.w_hpf > 0:
-        return list(METRICS), []
-    return ["fid", "lpips", "ps"], ["FRD skipped: the model is not a face model (model.w_hpf == 0); "
-                                    "ask for it with --metrics fid,lpips,ps,frd"]
+        chosen.append("frd")
+    else:
+        notes.append("FRD skipped: the model is not a face model (model.w_hpf == 0); ask for it with --metrics frd")
+    if data is not None and content.read_manifest(data) is not None:
+        chosen.append("content")
+    return [m for m in METRICS if m in chosen], notes
 
 
 def select_tasks(domains: list[str], names: tuple[str, ...] | None) -> list[tuple[int, int]]:
@@ -211,7 +267,7 @@ def evaluate(settings: EvalSettings) -> dict:
     s = settings.validate()
     t0 = time.perf_counter()
     translator = Translator.load(s.checkpoint, s.device)
-    metrics, notes = resolve_metrics(s.metrics, translator)
+    metrics, notes = resolve_metrics(s.metrics, translator, s.data)
     ctx = _Context(s, translator, metrics)
     if s.random_weights:
         notes.append(f"{RANDOM_WEIGHTS}: every metric network has random weights; the numbers exercise the "
@@ -236,4 +292,4 @@ def evaluate(settings: EvalSettings) -> dict:
         notes.append("real-image FID statistics: " + ", ".join(
             f"{d} {'from cache' if hit else 'computed'}" for d, hit in ctx.cache_hits.items()))
     return build_report(s, translator, per_task, ctx.weights, notes, time.perf_counter() - t0,
-                        dataclasses.asdict(s))
+                        dataclasses.asdict(s), ctx.references)

@@ -17,6 +17,17 @@ COLUMNS = {
     "ps_inter": ("PS inter", "↑", "lpips"),
     "ps_intra": ("PS intra", "↑", "lpips"),
     "frd": ("FRD", "↓", "facenet"),
+    "content_iou": ("Content IoU", "↑", None),
+    "com_error": ("Centre err px", "↓", None),
+    "path_iou": ("Path IoU", "↑", None),
+    "domain_acc": ("Domain acc", "↑", None),
+}
+REFERENCES = {  # reference points printed beside the content metrics
+    "content_iou_source": "content IoU of the sources themselves (segmentation's ceiling)",
+    "content_iou_centred_disc": "content IoU of a fixed centred disc (a model that ignores content)",
+    "com_error_source": "centre error of the sources themselves, px",
+    "com_error_centred_disc": "centre error of a fixed centred disc, px",
+    "domain_acc_real_val": "domain classifier's accuracy on real validation images",
 }
 PACKAGES = ("torch", "torchvision", "numpy", "lpips", "pytorch-fid", "facenet-pytorch", "i2i")
 
@@ -38,7 +49,7 @@ def column_label(key: str, weights: dict[str, str]) -> str:
 
 
 def build_report(settings, translator, per_task: dict[str, dict], weights: dict[str, str], notes: list[str],
-                 elapsed_s: float, settings_dict: dict) -> dict:
+                 elapsed_s: float, settings_dict: dict, references: dict[str, float] | None = None) -> dict:
     """The JSON-ready report: one entry per metric with its label, weights, per-task values and mean."""
     metrics = {}
     for key in COLUMNS:
@@ -58,6 +69,7 @@ def build_report(settings, translator, per_task: dict[str, dict], weights: dict[
         "metrics": metrics,
         "details": details,
         "notes": notes,
+        "references": references or {},
         "settings": settings_dict,
         "protocol": {
             "ps": f"mean over sources of the per-sequence harmonic mean of alignment and uniformity; delta = "
@@ -67,6 +79,9 @@ def build_report(settings, translator, per_task: dict[str, dict], weights: dict[
                     "pytorch-fid InceptionV3 pool3 (2048-d)"),
             "lpips": f"mean LPIPS over all pairs of {settings.num_outs} translations per source",
             "frd": f"mean squared L2 of VGGFace2 embeddings, source vs each of {settings.num_outs} translations",
+            "content": "foreground (distance from a border-fitted background plane) IoU and centre error against the "
+                       "source's true shape mask from manifest.csv; path IoU over the inter-domain interpolation frames",
+            "domain_acc": "share of translations a small CNN trained on the real train images assigns to the target",
             "styles": settings.mode,
         },
         "versions": _versions(),
@@ -115,6 +130,7 @@ def markdown(report: dict) -> str:
                   "test the pipeline only; they are not FID/LPIPS/PS/FRD values comparable with any paper.", ""]
     parts += [task_table(report), "", "Paper layout:", "", paper_table(report), ""]
     parts += [f"- {note}" for note in report["notes"]]
+    parts += [f"- reference: {REFERENCES.get(k, k)} = {_fmt(v)}" for k, v in report.get("references", {}).items()]
     parts += [f"- {name}: {text}" for name, text in report["protocol"].items()]
     parts += [f"- weights: {', '.join(f'{k} = {v}' for k, v in report['weights'].items())}",
               f"- checkpoint: `{report['checkpoint']}`, seed {report['settings']['seed']}, "

@@ -133,6 +133,22 @@ def _convert(args) -> int:
     return 0
 
 
+def _ablate(args) -> int:
+    from evaluation import EvalSettings
+    from evaluation.ablate import ABLATION_METRICS, VARIANTS, ablate
+
+    variants = list(_comma_list(args.variants) or VARIANTS)
+    settings = EvalSettings(checkpoint="", data="", metrics=_comma_list(args.metrics) or ABLATION_METRICS,
+                            num_sources=args.num_sources,
+                            steps=args.steps, num_outs=args.num_outs, weights_dir=args.weights_dir,
+                            random_weights=args.random_weights, device=args.device)
+    result = ablate(args.config, args.out, variants, args.seeds, args.set, settings.validate(),
+                    progress=not args.no_progress)
+    print((Path(args.out) / "ablation.md").read_text())
+    print(f"table: {Path(args.out) / 'ablation.json'}, strip: {result['strip']}")
+    return 0
+
+
 def _app(args) -> int:
     from app import launch
 
@@ -168,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="FID, LPIPS diversity, FRD and Perceptual Smoothness of a trained model")
     p.add_argument("--checkpoint", required=True, help="run directory, checkpoint folder or nets_ema.safetensors")
     p.add_argument("--data", required=True, help="dataset root in StarGAN v2 layout (sources from val/)")
-    p.add_argument("--metrics", help="comma list from fid,lpips,ps,frd (default: fid,lpips,ps; frd too for "
-                   "face models)")
+    p.add_argument("--metrics", help="comma list from fid,lpips,ps,frd,content,domain_acc (default: fid,lpips,ps,"
+                   "domain_acc; frd for face models; content when DATA has a manifest.csv)")
     p.add_argument("--tasks", help="comma list of src2trg tasks, e.g. cat2dog,dog2cat (default: every pair)")
     p.add_argument("--num-sources", type=int, help="source images per domain (default: all of val/)")
     p.add_argument("--steps", type=int, default=20, help="frames per interpolation (default 20)")
@@ -226,6 +242,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domains", help="comma list of domain names in label order (default: the released "
                    "models' female,male / cat,dog,wild when the shapes match, else domain0,...)")
     p.set_defaults(func=_convert)
+
+    p = sub.add_parser("ablate", help="the paper's ablation (Table 4): train and evaluate each loss variant")
+    p.add_argument("--config", required=True, help="YAML config every variant starts from")
+    p.add_argument("--out", required=True, help="folder: one run per variant and seed, ablation.{md,json,png}")
+    p.add_argument("--variants", help="comma list from baseline,tri,sr,tri_sr,full (default: all five)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per variant (train.seed + 0, 1, ...)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for every variant")
+    p.add_argument("--metrics", help="comma list of eval metrics (default: fid,lpips,ps,content,domain_acc)")
+    p.add_argument("--num-sources", type=int, default=16, help="validation sources per domain in the evaluation")
+    p.add_argument("--steps", type=int, default=10, help="frames per interpolation in the evaluation")
+    p.add_argument("--num-outs", type=int, default=4, help="translations per source in the evaluation")
+    p.add_argument("--weights-dir", help="folder holding pretrained metric weights")
+    p.add_argument("--random-weights", action="store_true", help="random metric networks (labelled random-weights)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_ablate)
 
     p = sub.add_parser("app", help="serve the Gradio interpolation app for a run")
     p.add_argument("--checkpoint", required=True, help="run directory, checkpoint folder or nets_ema.safetensors")

@@ -22,6 +22,9 @@ class ModelConfig:
     max_conv_dim: int = 512
     base_dim: int | None = None  # None: StarGAN v2's 2**14 // img_size
     w_hpf: float = 0.0
+    # False: StarGAN v2's He initialisation everywhere. True: the generator's residual branches start at zero
+    # (G begins as a copy of its input), which keeps the content from the first iteration on short schedules.
+    zero_init_residual: bool = False
 
 
 @dataclass

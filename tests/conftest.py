@@ -11,6 +11,7 @@ from i2i.data import make_synthetic
 TINY = [
     "model.img_size=32", "model.style_dim=8", "model.latent_dim=4", "model.hidden_dim=16",
     "model.max_conv_dim=16", "model.base_dim=8",
+    "model.zero_init_residual=false",  # untrained test models must respond to the style (He init, StarGAN v2's)
     "data.num_workers=0", "loss.ds_iter=10", "loss.sr_start=2", "loss.sr_ramp=4",
     "train.total_iters=6", "train.batch_size=4", "train.device=cpu", "train.log_every=1",
     "train.sample_every=3", "train.save_every=3",

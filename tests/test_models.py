@@ -56,3 +56,31 @@ def test_encode_once_decode_many_equals_forward():
     batched = g.decode_content(h.expand(5, -1, -1, -1), s, cache)
     direct = torch.cat([g(x, s[i:i + 1]) for i in range(5)])
     assert torch.allclose(batched, direct, atol=1e-5)
+
+
+def test_zero_init_residual_starts_as_the_shortcut_path():
+    """With every residual branch zeroed, G is its shortcut chain: the style cannot change the output, the
+    content can, and the first gradient step still reaches the residual convolutions."""
+    from i2i.models.blocks import zero_init_residual
+
+    torch.manual_seed(0)
+    g = Generator(32, style_dim=8, max_conv_dim=16, base_dim=8)
+    zero_init_residual(g)
+    x, s = torch.randn(2, 3, 32, 32), torch.randn(2, 8)
+    out = g(x, s)
+    assert torch.allclose(out, g(x, 5 * torch.randn(2, 8)), atol=1e-6)  # style has no path at init
+    assert not torch.allclose(out, g(x.flip(-1), s), atol=1e-3)  # content does
+    out.square().mean().backward()
+    assert g.decode[0].conv2.weight.grad.abs().sum() > 0  # zeroed layers still learn
+
+
+def test_zero_init_residual_is_opt_in():
+    from i2i.config import load_config
+    from i2i.models import build_networks
+
+    he = build_networks(load_config(None, ["model.img_size=32", "model.base_dim=8", "model.max_conv_dim=16"]).model, 2)
+    assert he.generator.decode[0].conv2.weight.abs().sum() > 0  # StarGAN v2's He init by default
+    zero = build_networks(load_config(None, ["model.img_size=32", "model.base_dim=8", "model.max_conv_dim=16",
+                                             "model.zero_init_residual=true"]).model, 2)
+    assert zero.generator.decode[0].conv2.weight.abs().sum() == 0
+    assert zero.discriminator.main[1].conv2.weight.abs().sum() > 0  # only the generator

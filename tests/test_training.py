@@ -118,3 +118,47 @@ def test_ablation_configs_switch_terms_off(tiny_config, synthetic_root, override
         value = terms[f"G/latent/{name}"].item()
         assert (value == 0) == (name in zero) or (name == "tri" and value == 0), (name, value)
     assert (trainer.lpips is None) == ("cont" in zero)
+
+
+def test_every_network_sees_the_images_labels_and_codes_the_step_means(tiny_config, synthetic_root):
+    """Record every D, E and M call of one iteration: reals go with the source domain, fakes and target codes
+    with the target domain, the cycle code is E(x_src, y_src); nothing pairs an image with another's label."""
+    images = DomainImages(synthetic_root, "train", 32, progress=False)
+    batch = TrainBatches(images, 4, 4, seed=3)[0]
+    batch["y_trg"] = (batch["y_src"] + 1) % 3  # every target differs from its source: a mix-up would show
+    trainer = Trainer(tiny_config("train.batch_size=4"), 3, torch.device("cpu"))
+    calls = []
+
+    def spy(name, net):
+        forward = net.forward
+
+        def wrapped(x, y):
+            calls.append((name, x.detach().clone(), y.clone()))
+            return forward(x, y)
+        net.forward = wrapped
+
+    for name in ("discriminator", "style_encoder", "mapping_network"):
+        spy(name, getattr(trainer.nets, name))
+    trainer.train_step(batch, 0)
+
+    def same(a, b):
+        return a.shape == b.shape and torch.allclose(a, b)
+
+    src, trg = batch["y_src"], batch["y_trg"]
+    d_calls = [(x, y) for n, x, y in calls if n == "discriminator"]
+    reals = [y for x, y in d_calls if same(x, batch["x_src"])]
+    fakes = [y for x, y in d_calls if not same(x, batch["x_src"])]
+    assert len(reals) == 2 and all(torch.equal(y, src) for y in reals)  # the two D steps' real branches
+    assert len(fakes) == 4 and all(torch.equal(y, trg) for y in fakes)  # 2 D fakes + 2 G adversarial terms
+    for n, x, y in calls:
+        if n == "mapping_network":
+            assert (same(x, batch["z1"]) or same(x, batch["z2"])) and (torch.equal(y, trg) or torch.equal(y, src))
+        if n == "style_encoder":
+            if same(x, batch["x_src"]):
+                assert torch.equal(y, src)  # cycle / SR code of the source
+            elif same(x, batch["x_ref"]) or same(x, batch["x_ref2"]):
+                assert torch.equal(y, trg)  # reference codes of the target domain
+            else:
+                assert torch.equal(y, trg)  # style reconstruction E(G(x, s), y_trg) of a fake
+    m_src = [y for n, x, y in calls if n == "mapping_network" and torch.equal(y, src)]
+    assert len(m_src) == 1 and len([1 for n, x, y in calls if n == "mapping_network"]) == 4  # D fake, 2 targets, triplet negative

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SHAPES = ("ellipse", "square", "triangle")
+SHAPES = ("ellipse", "square", "triangle", "cross")  # drawn by make_synthetic
+MASK_SHAPES = SHAPES + ("circle",)  # every shape shape_mask renders (manifests of other generators)
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ def _texture(kind: str, u: np.ndarray, v: np.ndarray, freq: float) -> np.ndarray
     raise ValueError(f"unknown texture {kind!r}")
 
 
-def render(content: dict, style: dict, texture: str, size: int) -> np.ndarray:
-    """Render one (size, size, 3) uint8 image."""
+def shape_mask(content: dict, size: int) -> np.ndarray:
+    """The (size, size) float foreground coverage in [0, 1] of one content draw (about one pixel of
+    anti-aliasing): the ground truth that content metrics compare translations with."""
     coords = (np.arange(size) + 0.5) / size
     yy, xx = np.meshgrid(coords, coords, indexing="ij")
     c, s = np.cos(content["angle"]), np.sin(content["angle"])
@@ -75,10 +77,24 @@ def render(content: dict, style: dict, texture: str, size: int) -> np.ndarray:
         signed = 1.0 - np.hypot(pu / r, pv / (0.65 * r))
     elif content["shape"] == "square":
         signed = 1.0 - np.maximum(np.abs(pu) / r, np.abs(pv) / r)
-    else:  # triangle: intersection of three half-planes
+    elif content["shape"] == "circle":
+        signed = 1.0 - np.hypot(pu, pv) / r
+    elif content["shape"] == "cross":  # union of two bars of half-width 0.35 r
+        w = 0.35 * r
+        signed = np.maximum(np.minimum(r - np.abs(pu), w - np.abs(pv)), np.minimum(w - np.abs(pu), r - np.abs(pv))) / r
+    elif content["shape"] == "triangle":  # intersection of three half-planes
         normals = [(np.cos(a), np.sin(a)) for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)]
         signed = np.min([1.0 - (nu * pu + nv * pv) / (0.5 * r) for nu, nv in normals], axis=0)
-    mask = np.clip(signed * r * size + 0.5, 0.0, 1.0)  # about one pixel of anti-aliasing
+    else:
+        raise ValueError(f"unknown shape {content['shape']!r}: expected one of {', '.join(MASK_SHAPES)}")
+    return np.clip(signed * r * size + 0.5, 0.0, 1.0)
+
+
+def render(content: dict, style: dict, texture: str, size: int) -> np.ndarray:
+    """Render one (size, size, 3) uint8 image."""
+    coords = (np.arange(size) + 0.5) / size
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    mask = shape_mask(content, size)
     ta, tb = np.cos(style["texture_angle"]), np.sin(style["texture_angle"])
     tex = _texture(texture, ta * xx + tb * yy, -tb * xx + ta * yy, style["frequency"])
     hue = np.full_like(xx, style["hue"])

@@ -8,6 +8,7 @@ from torch import nn
 
 from .encoders import Discriminator, StyleEncoder
 from .generator import Generator, HighPass
+from .blocks import zero_init_residual
 from .mapping import MappingNetwork
 
 __all__ = ["Generator", "HighPass", "MappingNetwork", "StyleEncoder", "Discriminator", "Networks",
@@ -43,8 +44,11 @@ class Networks:
 def build_networks(model_cfg, num_domains: int, discriminator: bool = True) -> Networks:
     """Build G, M, E (and D) from a :class:`i2i.config.ModelConfig`, He-initialised."""
     c = model_cfg
+    generator = Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim)
+    if getattr(c, "zero_init_residual", False):
+        zero_init_residual(generator)
     return Networks(
-        Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim),
+        generator,
         MappingNetwork(c.latent_dim, c.style_dim, num_domains, c.hidden_dim),
         StyleEncoder(c.img_size, c.style_dim, num_domains, c.max_conv_dim, c.base_dim),
         Discriminator(c.img_size, num_domains, c.max_conv_dim, c.base_dim) if discriminator else None,

@@ -114,6 +114,16 @@ def he_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def zero_init_residual(module: nn.Module) -> None:
+    """Zero the last convolution of every residual branch (``ResBlk``/``AdainResBlk``), so each block starts as
+    its shortcut: the network begins as a (blurred) copy of its input and learns the residual from there,
+    as torchvision's ``zero_init_residual``, Fixup and SkipInit do. Not StarGAN v2's initialisation."""
+    for block in module.modules():
+        if isinstance(block, (ResBlk, AdainResBlk)):
+            nn.init.zeros_(block.conv2.weight)
+            nn.init.zeros_(block.conv2.bias)
+
+
 def default_base_dim(img_size: int) -> int:
     """StarGAN v2's first-layer width ``2**14 // img_size`` (64 channels at 256 px)."""
     return 2**14 // img_size

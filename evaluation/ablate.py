@@ -1,0 +1,162 @@
+"""``i2i ablate``: the paper's Table 4 on any data set: train each loss variant with the same seeds, iterations
+and data stream, evaluate each, and tabulate mean ± std over seeds plus one interpolation strip per variant.
+
+Every variant of seed ``k`` uses ``train.seed = base + k``: the same initial networks and the same batches
+(a pure function of the seed and the iteration), so variants differ by their losses alone. Finished runs
+(final checkpoint and ``eval.json`` present) are skipped, unfinished ones resumed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+from i2i.config import load_config
+from i2i.data.dataset import DomainImages
+from i2i.data.images import to_float, to_uint8
+from i2i.inference import Translator
+from i2i.media import grid_image
+from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
+
+from .evaluate import EvalSettings, evaluate
+from .perceptual import LPIPSDistance
+from .ps import perceptual_smoothness, sequence_distances
+from .report import COLUMNS
+
+log = logging.getLogger(__name__)
+
+# name -> (Table 4 row label, loss overrides): each smoothing term is switched off by a zero weight
+VARIANTS = {
+    "baseline": ("A: StarGAN v2", ["loss.lambda_tri=0", "loss.lambda_sr=0", "loss.lambda_cont=0"]),
+    "tri": ("A + L_tri", ["loss.lambda_sr=0", "loss.lambda_cont=0"]),
+    "sr": ("A + L_SR", ["loss.lambda_tri=0", "loss.lambda_cont=0"]),
+    "tri_sr": ("A + L_SR, L_tri", ["loss.lambda_cont=0"]),
+    "full": ("A + L_SR, L_tri, L_cont (ours)", []),
+}
+TABLE_KEYS = ("ps_inter", "ps_intra", "fid", "lpips", "content_iou", "domain_acc")
+ABLATION_METRICS = ("fid", "lpips", "ps", "content", "domain_acc")
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    m = sum(values) / len(values)
+    var = sum((v - m) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+    return m, math.sqrt(var)
+
+
+def run_variant(name: str, seed: int, config: str, overrides: list[str], out: Path, eval_settings: EvalSettings,
+                progress: bool = True) -> dict:
+    """Train (or resume, or skip) one variant at one seed, then evaluate it; return its eval report."""
+    from i2i.training import train  # training stays out of evaluation's import graph until a run is needed
+    from i2i.training.checkpoint import latest_checkpoint
+
+    run_dir = out / name / f"seed{seed}"
+    report_path = run_dir / "eval.json"
+    cfg = load_config(config, [*overrides, *VARIANTS[name][1]])
+    cfg.train.seed += seed
+    total = cfg.train.total_iters
+    ckpt = latest_checkpoint(run_dir)
+    done = ckpt is not None and ckpt.name == f"step_{total:07d}"
+    if not done:
+        log.info("training %s seed %d for %d iterations into %s", name, seed, total, run_dir)
+        train(cfg, run_dir, resume=ckpt is not None, progress=progress)
+    elif report_path.is_file():
+        return json.loads(report_path.read_text())
+    report = evaluate(replace(eval_settings, checkpoint=str(run_dir), data=cfg.data.root, progress=progress))
+    tmp = report_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, report_path)
+    return report
+
+
+def summarise(reports: dict[str, list[dict]]) -> dict:
+    """``{variant: {metric: {"mean", "std", "values"}}}`` over seeds of each metric's mean over tasks."""
+    summary = {}
+    for name, runs in reports.items():
+        summary[name] = {}
+        for key in TABLE_KEYS:
+            values = [r["metrics"][key]["mean"] for r in runs if key in r["metrics"]]
+            if values:
+                m, s = mean_std(values)
+                summary[name][key] = {"mean": m, "std": s, "values": values}
+    return summary
+
+
+def table_markdown(summary: dict, random_weights: bool, seeds: int) -> str:
+    """The paper's Table 4 layout (one row per variant) with content IoU and domain accuracy added."""
+    keys = [k for k in TABLE_KEYS if any(k in row for row in summary.values())]
+    tag = f" [{RANDOM_WEIGHTS}]" if random_weights else ""
+    header = "| Model | " + " | ".join(f"{COLUMNS[k][0]} {COLUMNS[k][1]}" + (tag if COLUMNS[k][2] else "")
+                                      for k in keys) + " |"
+    lines = [header, "|---|" + "---:|" * len(keys)]
+    for name, row in summary.items():
+        cells = [f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" if seeds > 1 else f"{row[k]['mean']:.3f}"
+                 if k in row else "-" for k in keys]
+        lines.append(f"| {VARIANTS[name][0]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@torch.inference_mode()
+def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 10, seed: int = 0,
+                     random_weights: bool = False) -> Path:
+    """One PNG, one row per variant: the same source (the first validation image of the first domain) from
+    the same latent ``z_0`` in its own domain to ``z_1`` in the next domain, mapped through each variant's
+    own mapping network, with the row's Perceptual Smoothness written beside it."""
+    net, provenance = build_lpips(random_weights, allow_random_fallback=False)
+    distance = LPIPSDistance(net, "lpips")
+    rows, labels = [], []
+    for name, run_dir in runs.items():
+        t = Translator.load(run_dir, "cpu")
+        val = DomainImages(data, "val", t.img_size, progress=False)
+        x = to_float(val.image(0))[None]
+        z = torch.randn(2, t.cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed))
+        s = t.nets.mapping_network(z, torch.tensor([0, 1 % t.num_domains]))
+        frames = t.decode_interpolation(x, s[:1], s[1:], torch.linspace(0, 1, steps)).clamp(-1, 1)
+        ps = perceptual_smoothness(*sequence_distances(distance, frames)).ps.item()
+        rows.append(frames[0])
+        labels.append(f"{VARIANTS[name][0]}  PS {ps:.3f}" + (f" [{RANDOM_WEIGHTS}]" if provenance == RANDOM_WEIGHTS
+                                                              else ""))
+    scale = max(1, 64 // rows[0].size(-1))
+    img = Image.fromarray(grid_image(to_uint8(torch.cat(rows)), ncol=steps))
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    row_h, text_w = img.height // len(rows), 300
+    canvas = Image.new("RGB", (img.width + text_w, img.height), "white")
+    canvas.paste(img, (text_w, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, label in enumerate(labels):
+        draw.text((6, i * row_h + row_h // 2 - 6), label, fill="black")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(out)
+    return out
+
+
+def ablate(config: str, out: str | Path, variants: list[str], seeds: int, overrides: list[str],
+           eval_settings: EvalSettings, progress: bool = True) -> dict:
+    """Train and evaluate every variant at every seed; write ``ablation.{md,json,png}`` under ``out``."""
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
+    if seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    out = Path(out)
+    reports = {name: [run_variant(name, k, config, overrides, out, eval_settings, progress) for k in range(seeds)]
+               for name in variants}
+    summary = summarise(reports)
+    random = eval_settings.random_weights
+    table = table_markdown(summary, random, seeds)
+    strip = comparison_strip({name: out / name / "seed0" for name in variants}, reports[variants[0]][0]["data"],
+                             out / "ablation.png", random_weights=random)
+    result = {"variants": {n: VARIANTS[n][0] for n in variants}, "seeds": seeds, "overrides": overrides,
+              "random_weights": random, "summary": summary, "strip": str(strip)}
+    (out / "ablation.json").write_text(json.dumps(result, indent=2) + "\n")
+    note = (f"\n\n{RANDOM_WEIGHTS}: FID, LPIPS and PS ran on random metric networks; compare rows with each other "
+            "only.\n") if random else "\n"
+    (out / "ablation.md").write_text(f"{table}\n\nMean ± std over {seeds} seed(s); config `{config}` "
+                                     f"{' '.join(overrides)}.{note}")
+    return result

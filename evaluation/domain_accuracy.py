@@ -1,0 +1,128 @@
+"""Domain accuracy: the share of translations that a small CNN, trained on the real images, puts in the target domain.
+
+The classifier is trained once per data set (its file list, sizes and mtimes, the image size) and cached
+as safetensors beside the FID statistics; its accuracy on the real validation images is reported next to
+the translations' accuracy so that a low figure can be told apart from a weak classifier.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from i2i.data.dataset import DomainImages
+from i2i.data.images import to_float
+
+log = logging.getLogger(__name__)
+
+CLASSIFIER_SIZE = 32  # images are resized to this before classification: style (colour, texture) survives it
+CLASSIFIER_VERSION = 2  # bump when the architecture or the training recipe changes (invalidates caches)
+
+
+class DomainClassifier(nn.Module):
+    """Four 3x3 conv layers (stride 2 from the second), global average pooling, one linear layer."""
+
+    def __init__(self, num_domains: int, width: int = 16):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(3, w, 3, 1, 1), nn.LeakyReLU(0.2), nn.Conv2d(w, 2 * w, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(4 * w, 4 * w, 3, 2, 1), nn.LeakyReLU(0.2))
+        self.head = nn.Linear(4 * w, num_domains)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, num_domains) of images (N, 3, H, W) in [-1, 1] (any square size)."""
+        if x.size(-1) != CLASSIFIER_SIZE:
+            x = F.interpolate(x, size=CLASSIFIER_SIZE, mode="bilinear", align_corners=False, antialias=True)
+        return self.head(self.features(x).mean((2, 3)))
+
+
+def augment_batch(x: torch.Tensor, g: torch.Generator, max_shift: int = 2) -> torch.Tensor:
+    """Random horizontal flips and circular shifts of up to ``max_shift`` pixels, one draw per image, batched."""
+    n = x.size(0)
+    flip = torch.rand(n, generator=g) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    dy, dx = (torch.randint(-max_shift, max_shift + 1, (2,), generator=g)).tolist()  # one shift per batch
+    return x.roll((dy, dx), dims=(-2, -1))
+
+
+def train_classifier(images: DomainImages, steps: int = 300, batch_size: int = 32, lr: float = 2e-3,
+                     seed: int = 0, progress: bool = True) -> DomainClassifier:
+    """Train on ``images`` (resized to 32 px once), balanced over domains, with flips and small shifts."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = DomainClassifier(images.num_domains)
+    data = _classifier_inputs(images)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    with torch.enable_grad():  # callers may run under no_grad / inference_mode
+        for _ in tqdm(range(steps), desc="domain classifier", unit="it", disable=not progress, leave=False):
+            labels = torch.randint(images.num_domains, (batch_size,), generator=g)
+            u = torch.rand(batch_size, generator=g, dtype=torch.float64)
+            picks = images.starts[labels] + (u * images.counts[labels]).long()
+            loss = F.cross_entropy(net(augment_batch(data[picks], g)), labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return net.eval().requires_grad_(False)
+
+
+def _classifier_inputs(images: DomainImages) -> torch.Tensor:
+    """Every image of ``images`` as float [-1, 1] at the classifier's size (decoded and resized once)."""
+    chunks = []
+    for start in range(0, len(images), 256):
+        x = to_float(torch.stack([images.image(i) for i in range(start, min(start + 256, len(images)))]))
+        chunks.append(F.interpolate(x, size=CLASSIFIER_SIZE, mode="bilinear", align_corners=False, antialias=True)
+                      if x.size(-1) != CLASSIFIER_SIZE else x)
+    return torch.cat(chunks)
+
+
+@torch.no_grad()
+def predict(net: DomainClassifier, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Predicted domain labels of images (N, 3, H, W) in [-1, 1]."""
+    device = next(net.parameters()).device
+    return torch.cat([net(chunk.to(device)).argmax(1).cpu() for chunk in images.split(batch_size)])
+
+
+def domain_accuracy(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of ``images`` classified as ``labels``."""
+    return (predict(net, images) == labels.cpu()).float().mean().item()
+
+
+def classifier_key(images: DomainImages) -> str:
+    """A hash of the domains, every file's path, size and mtime, the image size and the classifier version."""
+    root = images.root.resolve()
+    entries = [(str(p.resolve().relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in images.paths]
+    blob = json.dumps({"version": CLASSIFIER_VERSION, "domains": images.domains, "img_size": images.img_size,
+                       "files": entries})
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def load_or_train_classifier(train: DomainImages, cache_dir: Path | None,
+                             progress: bool = True) -> tuple[DomainClassifier, bool]:
+    """``(classifier, from_cache)``: read ``<cache_dir>/classifier_<key>.safetensors`` or train and write it."""
+    path = Path(cache_dir) / f"classifier_{classifier_key(train)}.safetensors" if cache_dir else None
+    if path is not None and path.is_file():
+        net = DomainClassifier(train.num_domains)
+        net.load_state_dict(load_file(str(path)))
+        return net.eval().requires_grad_(False), True
+    net = train_classifier(train, progress=progress)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # unique: concurrent evaluations may race
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
+        tmp.replace(path)
+    return net, False
+
+
+def real_accuracy(net: DomainClassifier, images: DomainImages) -> float:
+    """The classifier's accuracy on real images (e.g. the validation split): its own reliability."""
+    return domain_accuracy(net, _classifier_inputs(images), images.labels)
