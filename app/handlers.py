@@ -24,21 +24,32 @@ KEEP_RESULTS = 64  # request folders kept under out_dir; older ones are deleted
 STYLE_SOURCES = ("seed", "reference")
 
 
+MAX_SEED = 2**31 - 1
+
+
 def parse_seeds(text: str | int | float | None, limit: int = MAX_GRID_SEEDS) -> list[int]:
-    """``"0, 3, 7"`` or ``"0-3"`` -> [0, 3, 7] / [0, 1, 2, 3]; at most ``limit`` seeds, each >= 0."""
+    """``"0, 3, 7"`` or ``"0-3"`` -> [0, 3, 7] / [0, 1, 2, 3]; at most ``limit`` seeds, each in [0, 2**31 - 1].
+
+    Counts are checked before any list is built, so ``0-100000000`` is refused at once.
+    """
     parts = [p.strip() for p in str(0 if text is None or text == "" else text).split(",") if p.strip()]
-    seeds: list[int] = []
+    spans: list[tuple[int, int]] = []
     for part in parts:
-        span = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
-        try:
-            seeds += list(range(int(span[1]), int(span[2]) + 1)) if span else [int(part)]
-        except ValueError:
-            raise ValueError(f"bad seeds {text!r}: use numbers like '0, 1, 2' or a range like '0-3'") from None
-    if not seeds or min(seeds) < 0:
-        raise ValueError("seeds must be non-negative integers")
-    if len(seeds) > limit:
-        raise ValueError(f"at most {limit} seeds per grid, got {len(seeds)}")
-    return seeds
+        span = re.fullmatch(r"(\d{1,12})\s*-\s*(\d{1,12})", part) or re.fullmatch(r"(\d{1,12})", part)
+        if span is None:
+            raise ValueError(f"bad seeds {str(text)[:40]!r}: use whole numbers like '0, 1, 2' or a range like '0-3'")
+        lo, hi = int(span[1]), int(span[span.lastindex])
+        if hi > MAX_SEED:
+            raise ValueError(f"seeds must be at most {MAX_SEED}, got {hi}")
+        if hi < lo:
+            raise ValueError(f"bad seed range {part!r}: the first number must not exceed the second")
+        spans.append((lo, hi))
+    count = sum(hi - lo + 1 for lo, hi in spans)
+    if count == 0:
+        raise ValueError("give at least one seed")
+    if count > limit:
+        raise ValueError(f"at most {limit} seeds per grid, got {count}")
+    return [seed for lo, hi in spans for seed in range(lo, hi + 1)]
 
 
 class DemoHandlers:

@@ -1,6 +1,7 @@
 """Start-up: load the model and LPIPS once, collect example images, serve the Blocks on 127.0.0.1."""
 from __future__ import annotations
 
+import atexit
 import logging
 import shutil
 import tempfile
@@ -50,7 +51,11 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
     translator = Translator.load(checkpoint, device)
     net, lpips_weights = build_lpips(random_weights, allow_random_fallback=True, weights_dir=weights_dir)
     distance = LPIPSDistance(net.to(translator.device))
-    out_dir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="i2i-app-"))
+    if out_dir:
+        out_dir = Path(out_dir)
+    else:  # the app's own temporary folder: removed when the process exits
+        out_dir = Path(tempfile.mkdtemp(prefix="i2i-app-"))
+        atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
     handlers = DemoHandlers(translator, distance, lpips_weights, out_dir)
     examples = copy_examples(find_examples(data or translator.cfg.data.root, translator.domains), out_dir)
     run_dir, _ = resolve_checkpoint(checkpoint)

@@ -5,7 +5,7 @@ import functools
 import logging
 
 import gradio as gr
-from PIL import UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from i2i.inference import INTERPOLATIONS
 
@@ -30,8 +30,12 @@ def image_upload(label: str, **kwargs) -> gr.Image:
     def checked(payload):
         try:
             return preprocess(payload)
+        except Image.DecompressionBombError as err:
+            log.info("rejected upload: %s", err)
+            raise gr.Error(f"the {label} is too large to decode safely: {err}", print_exception=False) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-            raise gr.Error(unreadable_message(label, err)) from None
+            log.info("rejected upload: %s", err)
+            raise gr.Error(unreadable_message(label, err), print_exception=False) from None
 
     box.preprocess = checked
     return box
@@ -45,7 +49,7 @@ def user_errors(fn):
             return fn(*args)
         except USER_ERRORS as err:
             log.info("rejected request: %s", err)
-            raise gr.Error(str(err)) from None
+            raise gr.Error(str(err), print_exception=False) from None  # a user's mistake: no server traceback
     return wrapper
 
 

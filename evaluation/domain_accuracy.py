@@ -6,8 +6,6 @@ the translations' accuracy so that a low figure can be told apart from a weak cl
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from pathlib import Path
@@ -18,8 +16,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from i2i.data.dataset import DomainImages
+from i2i.data.dataset import DomainImages, scan_split
 from i2i.data.images import to_float
+
+from .real_stats import files_key
 
 log = logging.getLogger(__name__)
 
@@ -97,24 +97,20 @@ def domain_accuracy(net: DomainClassifier, images: torch.Tensor, labels: torch.T
     return (predict(net, images) == labels.cpu()).float().mean().item()
 
 
-def classifier_key(images: DomainImages) -> str:
-    """A hash of the domains, every file's path, size and mtime, the image size and the classifier version."""
-    root = images.root.resolve()
-    entries = [(str(p.resolve().relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in images.paths]
-    blob = json.dumps({"version": CLASSIFIER_VERSION, "domains": images.domains, "img_size": images.img_size,
-                       "files": entries})
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def load_or_train_classifier(train: DomainImages, cache_dir: Path | None,
+def load_or_train_classifier(root: str | Path, img_size: int, cache_dir: Path | None,
                              progress: bool = True) -> tuple[DomainClassifier, bool]:
-    """``(classifier, from_cache)``: read ``<cache_dir>/classifier_<key>.safetensors`` or train and write it."""
-    path = Path(cache_dir) / f"classifier_{classifier_key(train)}.safetensors" if cache_dir else None
+    """``(classifier, from_cache)`` for the ``train/`` split of ``root``: read
+    ``<cache_dir>/classifier_<key>.safetensors`` (the key hashes the file list, sizes and mtimes, the image size
+    and the classifier version, without decoding anything) or train on the decoded images and write it."""
+    domains, files = scan_split(root, "train")
+    key = files_key(Path(root) / "train", [f for group in files for f in group], domains=domains,
+                    img_size=img_size, version=CLASSIFIER_VERSION)
+    path = Path(cache_dir) / f"classifier_{key}.safetensors" if cache_dir else None
     if path is not None and path.is_file():
-        net = DomainClassifier(train.num_domains)
+        net = DomainClassifier(len(domains))
         net.load_state_dict(load_file(str(path)))
         return net.eval().requires_grad_(False), True
-    net = train_classifier(train, progress=progress)
+    net = train_classifier(DomainImages(root, "train", img_size, progress=progress), progress=progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # unique: concurrent evaluations may race

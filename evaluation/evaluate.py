@@ -107,9 +107,7 @@ class _Context:
         if "content" in metrics:
             self._load_content_truth()
         if "domain_acc" in metrics:
-            train = DomainImages(s.data, "train", translator.img_size, progress=s.progress)
-            cache = default_cache_dir() if s.stats_cache is None else (Path(s.stats_cache) if s.stats_cache else None)
-            net, _ = load_or_train_classifier(train, cache, s.progress)
+            net, _ = load_or_train_classifier(s.data, translator.img_size, self.cache_dir, s.progress)
             self.classifier = net.to(device)
             self.references["domain_acc_real_val"] = real_accuracy(self.classifier, self.val)
 
@@ -137,16 +135,21 @@ class _Context:
         truth = self.true_masks[index].repeat_interleave(k, 0)
         return content.content_scores(content.foreground_masks(images.flatten(0, 1).cpu()), truth)
 
+    @property
+    def cache_dir(self) -> Path | None:
+        """Where real-image statistics and the domain classifier are cached (None: no cache)."""
+        if self.s.stats_cache is None:
+            return default_cache_dir()
+        return Path(self.s.stats_cache) if self.s.stats_cache else None
+
     def real_stats(self, label: int) -> tuple:
         if label not in self.real:
             if self.real_files is None:
                 self.real_files = scan_split(self.s.data, self.s.real_split)
             domains, files = self.real_files
             folder = Path(self.s.data) / self.s.real_split / domains[label]
-            cache = default_cache_dir() if self.s.stats_cache is None else (Path(self.s.stats_cache)
-                                                                            if self.s.stats_cache else None)
             self.real[label], hit = real_statistics(self.inception, self.weights["inception"], folder,
-                                                    files[label], self.translator.img_size, cache,
+                                                    files[label], self.translator.img_size, self.cache_dir,
                                                     progress=self.s.progress)
             self.cache_hits[domains[label]] = hit
         return self.real[label]

@@ -24,12 +24,18 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "i2i" / "fid_stats"
 
 
-def statistics_key(folder: Path, files: list[Path], img_size: int, weights: str) -> str:
-    """A hash of the folder, every file's name, size and mtime, the image size and the Inception weights tag."""
-    folder = folder.resolve()
+def files_key(folder: Path, files: list[Path], **extra) -> str:
+    """A hash of the folder, every file's name, size and mtime, and ``extra`` (JSON-serialisable): a cache key
+    that changes whenever the data or the settings do."""
+    folder = Path(folder).resolve()
     entries = [(str(p.resolve().relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    blob = json.dumps({"folder": str(folder), "img_size": img_size, "weights": weights, "files": entries})
+    blob = json.dumps({"folder": str(folder), "files": entries, **extra}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def statistics_key(folder: Path, files: list[Path], img_size: int, weights: str) -> str:
+    """The cache key of one domain's Inception statistics (see :func:`files_key`)."""
+    return files_key(folder, files, img_size=img_size, weights=weights)
 
 
 def real_statistics(model: torch.nn.Module, weights: str, folder: Path, files: list[Path], img_size: int,

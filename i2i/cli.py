@@ -3,8 +3,33 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
+
+MAX_SEED = 2**31 - 1
+
+
+def bounded(kind: type, low: float, high: float):
+    """An argparse type: ``kind`` (int or float) in ``[low, high]``, with a message naming the accepted range."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expects {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
+        return value
+    return parse
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with exit status 1 for usage errors, like every other error of the CLI."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
 
 
 def _make_synthetic(args) -> int:
@@ -77,10 +102,28 @@ def _input_images(path: str) -> list[Path]:
     from .data.images import IMG_EXTENSIONS
 
     p = Path(path)
-    files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMG_EXTENSIONS) if p.is_dir() else [p]
-    if not files or not files[0].is_file():
-        raise FileNotFoundError(f"no input image at {path}")
-    return files
+    if not p.is_dir():
+        if not p.is_file():
+            raise FileNotFoundError(f"no input image at {path}")
+        return [p]
+    files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMG_EXTENSIONS)
+    readable = [f for f in files if _decodes(f)]
+    if not readable:
+        raise FileNotFoundError(f"no readable image in {path} ({len(files)} file(s) with an image extension)")
+    return readable
+
+
+def _decodes(path: Path) -> bool:
+    """Whether PIL decodes ``path``; a logged skip otherwise (one bad file does not abort a folder)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+        return True
+    except Exception as err:  # PIL raises many types for bad files
+        logging.getLogger("i2i").warning("skipping unreadable image %s (%s: %s)", path, type(err).__name__, err)
+        return False
 
 
 def _translate(args) -> int:
@@ -159,17 +202,17 @@ def _app(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="i2i", description="Smooth multi-domain image-to-image translation "
+    parser = Parser(prog="i2i", description="Smooth multi-domain image-to-image translation "
                                      "(StarGAN v2 + triplet, style-regularisation and content losses).")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("make-synthetic", help="generate the procedural multi-domain demo dataset")
     p.add_argument("--out", required=True, help="output folder (gets train/ and val/ in StarGAN v2 layout)")
-    p.add_argument("--num-train", type=int, default=200, help="training images per domain")
-    p.add_argument("--num-val", type=int, default=32, help="validation images per domain")
-    p.add_argument("--size", type=int, default=64, help="image side in pixels")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-train", type=bounded(int, 1, 10**6), default=200, help="training images per domain")
+    p.add_argument("--num-val", type=bounded(int, 1, 10**6), default=32, help="validation images per domain")
+    p.add_argument("--size", type=bounded(int, 8, 4096), default=64, help="image side in pixels")
+    p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0)
     p.set_defaults(func=_make_synthetic)
 
     p = sub.add_parser("train", help="train a model (or continue one with --resume)")
@@ -187,18 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", help="comma list from fid,lpips,ps,frd,content,domain_acc (default: fid,lpips,ps,"
                    "domain_acc; frd for face models; content when DATA has a manifest.csv)")
     p.add_argument("--tasks", help="comma list of src2trg tasks, e.g. cat2dog,dog2cat (default: every pair)")
-    p.add_argument("--num-sources", type=int, help="source images per domain (default: all of val/)")
-    p.add_argument("--steps", type=int, default=20, help="frames per interpolation (default 20)")
+    p.add_argument("--num-sources", type=bounded(int, 1, 10**7), help="source images per domain (default: all of val/)")
+    p.add_argument("--steps", type=bounded(int, 2, 200), default=20, help="frames per interpolation (default 20)")
     p.add_argument("--frames", choices=["endpoints", "authors"], default="endpoints",
                    help="alphas t/(F-1) with both end points (paper text) or t/F (authors' PS script)")
     p.add_argument("--mode", choices=["latent", "reference"], default="latent", help="where style codes come from")
     p.add_argument("--distance", choices=["lpips", "sqrt-lpips"], default="lpips", help="PS distance")
-    p.add_argument("--num-outs", type=int, default=10, help="translations per source (LPIPS, FRD)")
+    p.add_argument("--num-outs", type=bounded(int, 2, 1000), default=10, help="translations per source (LPIPS, FRD)")
     p.add_argument("--fid-protocol", choices=["interpolation", "translation"], default="interpolation",
                    help="FID on interpolation frames (paper) or on random translations (StarGAN v2)")
     p.add_argument("--real-split", default="train", help="split holding FID's real images (default train)")
-    p.add_argument("--batch-size", type=int, default=40, help="images per generator forward")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=bounded(int, 1, 65536), default=40, help="images per generator forward")
+    p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0)
     p.add_argument("--out", default="eval/report.json", help="JSON report (Markdown written next to it)")
     p.add_argument("--weights-dir", help="folder holding pretrained metric weights (Inception, AlexNet, VGGFace2)")
     p.add_argument("--random-weights", action="store_true",
@@ -214,9 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="an image or a folder of images")
     p.add_argument("--domain", required=True, help="target domain name")
     p.add_argument("--reference", action="append", default=[], help="reference image (repeat for --grid columns)")
-    p.add_argument("--seed", type=int, default=0, help="mapping-network seed when no reference is given")
+    p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0, help="mapping-network seed when no reference is given")
     p.add_argument("--grid", action="store_true", help="one PNG: sources x references (or x seeds)")
-    p.add_argument("--grid-seeds", type=int, default=4, help="columns of a grid without references")
+    p.add_argument("--grid-seeds", type=bounded(int, 1, 64), default=4, help="columns of a grid without references")
     p.add_argument("--out", required=True, help="output folder (or .png file for --grid)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_translate)
@@ -226,11 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="source image")
     p.add_argument("--from", dest="start", required=True, metavar="DOMAIN[:SEED|=REF_IMG]", help="start style")
     p.add_argument("--to", dest="end", required=True, metavar="DOMAIN[:SEED|=REF_IMG]", help="end style")
-    p.add_argument("--steps", type=int, default=20, help="frames, both end styles included")
+    p.add_argument("--steps", type=bounded(int, 2, 200), default=20, help="frames, both end styles included")
     p.add_argument("--method", choices=["lerp", "slerp"], default="lerp")
     p.add_argument("--out", required=True, help="out.png (strip), out.gif (looping) or out.mp4 (H.264)")
-    p.add_argument("--fps", type=float, default=10.0)
-    p.add_argument("--upscale", type=int, default=1, help="enlarge small frames in the output by this factor")
+    p.add_argument("--fps", type=bounded(float, 0.1, 120), default=10.0, help="frames per second (0.1-120)")
+    p.add_argument("--upscale", type=bounded(int, 1, 32), default=1, help="enlarge small frames in the output by this factor")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_interpolate)
 
@@ -247,12 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="YAML config every variant starts from")
     p.add_argument("--out", required=True, help="folder: one run per variant and seed, ablation.{md,json,png}")
     p.add_argument("--variants", help="comma list from baseline,tri,sr,tri_sr,full (default: all five)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per variant (train.seed + 0, 1, ...)")
+    p.add_argument("--seeds", type=bounded(int, 1, 100), default=3, help="seeds per variant (train.seed + 0, 1, ...)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for every variant")
     p.add_argument("--metrics", help="comma list of eval metrics (default: fid,lpips,ps,content,domain_acc)")
-    p.add_argument("--num-sources", type=int, default=16, help="validation sources per domain in the evaluation")
-    p.add_argument("--steps", type=int, default=10, help="frames per interpolation in the evaluation")
-    p.add_argument("--num-outs", type=int, default=4, help="translations per source in the evaluation")
+    p.add_argument("--num-sources", type=bounded(int, 1, 10**7), default=16, help="validation sources per domain in the evaluation")
+    p.add_argument("--steps", type=bounded(int, 2, 200), default=10, help="frames per interpolation in the evaluation")
+    p.add_argument("--num-outs", type=bounded(int, 2, 1000), default=4, help="translations per source in the evaluation")
     p.add_argument("--weights-dir", help="folder holding pretrained metric weights")
     p.add_argument("--random-weights", action="store_true", help="random metric networks (labelled random-weights)")
     p.add_argument("--device", default="auto")
@@ -262,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("app", help="serve the Gradio interpolation app for a run")
     p.add_argument("--checkpoint", required=True, help="run directory, checkpoint folder or nets_ema.safetensors")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
+    p.add_argument("--port", type=bounded(int, 1, 65535), help="port (default: the first free one from 7860)")
     p.add_argument("--data", help="dataset root for example images (default: the run's data.root)")
     p.add_argument("--out-dir", help="folder for the app's outputs (default: a fresh temporary folder)")
     p.add_argument("--weights-dir", help="folder holding the LPIPS AlexNet weights (for the PS score)")
@@ -279,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, NotImplementedError, RuntimeError) as err:
+    except (ValueError, OSError, NotImplementedError, RuntimeError) as err:  # one line; -v for the traceback
         if args.verbose:
             raise
         print(f"error: {err}", file=sys.stderr)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -11,17 +12,31 @@ from typing import Any
 import yaml
 
 
+BIG = 10**9  # upper bound of counts and iterations: anything larger is a typo, not a plan
+
+
+def num(default, low, high, *, low_open: bool = False, high_open: bool = False):
+    """A numeric field whose value must lie in ``[low, high]`` (ends open where asked); None passes when the
+    default is None."""
+    return field(default=default, metadata={"range": (low, high, low_open, high_open)})
+
+
+def choice(default: str, *options: str):
+    """A string field restricted to ``options`` (YAML's yes/no booleans are read back as "yes"/"no")."""
+    return field(default=default, metadata={"choices": options})
+
+
 @dataclass
 class ModelConfig:
     """Network shapes; the defaults reproduce StarGAN v2 at 256 px."""
 
-    img_size: int = 256
-    style_dim: int = 64
-    latent_dim: int = 16
-    hidden_dim: int = 512
-    max_conv_dim: int = 512
-    base_dim: int | None = None  # None: StarGAN v2's 2**14 // img_size
-    w_hpf: float = 0.0
+    img_size: int = 256  # a power of two from 32 to 512 (checked in validate)
+    style_dim: int = num(64, 1, 4096)
+    latent_dim: int = num(16, 1, 4096)
+    hidden_dim: int = num(512, 1, 65536)
+    max_conv_dim: int = num(512, 1, 65536)
+    base_dim: int | None = num(None, 1, 65536)  # None: StarGAN v2's 2**14 // img_size
+    w_hpf: float = num(0.0, 0.0, 1e6)
     # False: StarGAN v2's He initialisation everywhere. True: the generator's residual branches start at zero
     # (G begins as a copy of its input), which keeps the content from the first iteration on short schedules.
     zero_init_residual: bool = False
@@ -32,27 +47,27 @@ class DataConfig:
     """Dataset location and loading."""
 
     root: str = "data/synthetic"
-    randcrop_prob: float = 0.5
-    num_workers: int = 2
-    cache_images: str = "auto"  # auto | yes | no: keep decoded images in memory
+    randcrop_prob: float = num(0.5, 0.0, 1.0)
+    num_workers: int = num(2, 0, 256)
+    cache_images: str = choice("auto", "auto", "yes", "no")  # keep decoded images in memory
 
 
 @dataclass
 class LossConfig:
     """Loss weights: StarGAN v2's terms and the paper's triplet, SR and content terms (0 switches one off)."""
 
-    lambda_reg: float = 1.0
-    lambda_sty: float = 1.0
-    lambda_ds: float = 1.0
-    ds_iter: int = 100000
-    lambda_cyc: float = 1.0
-    lambda_tri: float = 1.0
-    tri_margin: float = 0.1
+    lambda_reg: float = num(1.0, 0.0, 1e6)
+    lambda_sty: float = num(1.0, 0.0, 1e6)
+    lambda_ds: float = num(1.0, 0.0, 1e6)
+    ds_iter: int = num(100000, 1, BIG)
+    lambda_cyc: float = num(1.0, 0.0, 1e6)
+    lambda_tri: float = num(1.0, 0.0, 1e6)
+    tri_margin: float = num(0.1, 0.0, 1e6)
     tri_hard_negatives: bool = False
-    lambda_sr: float = 1.0
-    sr_start: int = 40000
-    sr_ramp: int = 60000
-    lambda_cont: float = 1.0
+    lambda_sr: float = num(1.0, 0.0, 1e6)
+    sr_start: int = num(40000, 0, BIG)
+    sr_ramp: int = num(60000, 0, BIG)
+    lambda_cont: float = num(1.0, 0.0, 1e6)
     # True: triplet/SR on encoder codes also step E in reference iterations (the paper's intent).
     # False: reproduce the authors' code, where reference iterations step G only.
     smooth_trains_encoder: bool = True
@@ -62,23 +77,23 @@ class LossConfig:
 class TrainConfig:
     """Optimisation, schedule, logging and checkpointing."""
 
-    total_iters: int = 100000
-    batch_size: int = 8
-    lr: float = 1e-4
-    f_lr: float = 1e-6
-    beta1: float = 0.0
-    beta2: float = 0.99
-    weight_decay: float = 1e-4
-    ema_beta: float = 0.999
-    seed: int = 777
+    total_iters: int = num(100000, 0, BIG)
+    batch_size: int = num(8, 1, 65536)
+    lr: float = num(1e-4, 0.0, 1.0, low_open=True)
+    f_lr: float = num(1e-6, 0.0, 1.0)
+    beta1: float = num(0.0, 0.0, 1.0, high_open=True)
+    beta2: float = num(0.99, 0.0, 1.0, high_open=True)
+    weight_decay: float = num(1e-4, 0.0, 1.0)
+    ema_beta: float = num(0.999, 0.0, 1.0)
+    seed: int = num(777, 0, 2**63 - 1)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: str = "none"  # none | bf16 | fp16 (CUDA only)
+    amp: str = choice("none", "none", "bf16", "fp16")  # mixed precision, CUDA only
     channels_last: bool = False  # NHWC memory format (helps tensor cores with amp on CUDA)
     compile: bool = False  # torch.compile G, M and E blocks (D stays eager: R1 needs double backward)
-    log_every: int = 10
-    sample_every: int = 5000
-    save_every: int = 10000
-    keep_checkpoints: int = 3
+    log_every: int = num(10, 1, BIG)
+    sample_every: int = num(5000, 1, BIG)
+    save_every: int = num(10000, 1, BIG)
+    keep_checkpoints: int = num(3, 1, 10**6)
     lpips_random_weights: bool = False  # tests only: random AlexNet trunk in the content loss
     fan_weights: str = ""  # wing.ckpt or fan.safetensors: the FAN face masks that model.w_hpf > 0 needs
 
@@ -93,25 +108,32 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> "Config":
-        """Raise ValueError on values that cannot work; return self."""
+        """Raise ValueError naming the first field whose value cannot work; return self."""
         from .models.blocks import check_img_size
 
-        check_img_size(self.model.img_size)
-        checks = [
-            (self.train.batch_size >= 1, "train.batch_size must be >= 1"),
-            (self.train.total_iters >= 0, "train.total_iters must be >= 0"),
-            (self.train.amp in ("none", "bf16", "fp16"), "train.amp must be none, bf16 or fp16"),
-            (self.data.cache_images in ("auto", "yes", "no"), "data.cache_images must be auto, yes or no"),
-            (0.0 <= self.data.randcrop_prob <= 1.0, "data.randcrop_prob must be in [0, 1]"),
-            (self.loss.tri_margin >= 0, "loss.tri_margin must be >= 0"),
-            (self.loss.ds_iter >= 1, "loss.ds_iter must be >= 1"),
-            (self.loss.sr_start >= 0 and self.loss.sr_ramp >= 0, "loss.sr_start and loss.sr_ramp must be >= 0"),
-            (0.0 <= self.train.ema_beta <= 1.0, "train.ema_beta must be in [0, 1]"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        for section in dataclasses.fields(self):
+            group = getattr(self, section.name)
+            for f in dataclasses.fields(group):
+                check_field(f"{section.name}.{f.name}", getattr(group, f.name), f.metadata)
+        try:
+            check_img_size(self.model.img_size)
+        except ValueError as err:
+            raise ValueError(f"model.img_size: {err}") from None
         return self
+
+
+def check_field(key: str, value: Any, metadata) -> None:
+    """Raise ValueError when ``value`` is outside the field's range or choices (see :func:`num`, :func:`choice`)."""
+    if "choices" in metadata and value not in metadata["choices"]:
+        raise ValueError(f"{key} must be one of {', '.join(metadata['choices'])}, got {value!r}")
+    if "range" not in metadata or value is None:
+        return
+    low, high, low_open, high_open = metadata["range"]
+    ok = math.isfinite(value) and (low < value if low_open else low <= value) and \
+        (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{key} must be in {interval}, got {value!r}")
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -139,7 +161,9 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             except ValueError:
                 pass
     elif annotation is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if isinstance(value, bool):  # YAML 1.1 reads yes/no (and on/off) as booleans
+            return "yes" if value else "no"
+        if isinstance(value, (str, int, float)):
             return str(value)
     raise ValueError(f"config key {key!r} expects {getattr(annotation, '__name__', annotation)}, got {value!r}")
 

@@ -14,7 +14,7 @@ from .device import resolve_device
 from .models import Networks, build_networks
 from .models.fan import FAN, FAN_FILE, load_fan
 from .models.blocks import default_base_dim
-from .training.checkpoint import EMA_FILE, latest_checkpoint, load_flat_state
+from .training.checkpoint import EMA_FILE, latest_checkpoint, load_flat_state, read_weights
 
 
 def resolve_checkpoint(path: str | Path) -> tuple[Path, Path]:
@@ -87,6 +87,10 @@ class StyleSpec:
     center_crop: bool = True
 
 
+class UnreadableImageError(ValueError):
+    """An input file is not an image PIL can decode (or a truncated or oversized one)."""
+
+
 def prepare_image(image, size: int, center_crop: bool = True) -> torch.Tensor:
     """Any image (path, PIL image in any mode, uint8 tensor, or float tensor in [-1, 1]) -> float (3, S, S) in
     [-1, 1] at the model's size; non-square images are centre-cropped first (or squashed without)."""
@@ -101,9 +105,14 @@ def prepare_image(image, size: int, center_crop: bool = True) -> torch.Tensor:
         return torch.nn.functional.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False,
                                                antialias=True)[0] if x.shape[1:] != (size, size) else x
     if isinstance(image, (str, Path)):
-        with Image.open(image) as img:
-            img.load()
-            return prepare_image(img, size, center_crop)
+        try:
+            with Image.open(image) as img:
+                img.load()
+                return prepare_image(img, size, center_crop)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"image {image} does not exist") from None
+        except (OSError, ValueError, Image.DecompressionBombError) as err:  # PIL: unidentified, truncated, bomb
+            raise UnreadableImageError(f"{image} is not a readable image ({type(err).__name__}: {err})") from None
     img = to_rgb(image)
     if center_crop:
         img = ImageOps.fit(img, (min(img.size),) * 2, Image.BICUBIC)
@@ -145,13 +154,11 @@ class Translator:
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "auto") -> "Translator":
         """Load the EMA weights of a run directory, checkpoint folder or ``nets_ema.safetensors`` file."""
-        from safetensors.torch import load_file
-
         run_dir, weights = resolve_checkpoint(path)
         cfg = load_config(run_dir / "config.yaml")
         domains = json.loads((run_dir / "domains.json").read_text())["domains"]
         nets = build_networks(cfg.model, len(domains), discriminator=False)
-        load_flat_state(nets, load_file(str(weights)), str(weights))
+        load_flat_state(nets, read_weights(weights), str(weights))
         device = device if isinstance(device, torch.device) else resolve_device(device)
         fan = load_fan(run_dir / FAN_FILE) if cfg.model.w_hpf > 0 and (run_dir / FAN_FILE).is_file() else None
         return cls(nets, cfg, domains, device, source=str(weights), fan=fan)
@@ -220,7 +227,10 @@ class Translator:
         return self.latent_styles(torch.tensor([label]), torch.Generator().manual_seed(spec.seed))[0]
 
     def translate(self, images, style: "StyleSpec") -> torch.Tensor:
-        """Translate images (paths, PIL images or uint8/float tensors) under one style: uint8 (N, 3, S, S)."""
+        """Translate images (paths, PIL images or uint8/float tensors, or one of them) under one style: uint8
+        (N, 3, S, S)."""
+        if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, torch.Tensor) and images.dim() == 3):
+            images = [images]  # one image, not a sequence of characters or rows
         x = torch.stack([prepare_image(im, self.img_size, style.center_crop) for im in images])
         s = self.style(style)
         return to_uint8(self.decode_many(x, s.expand(x.size(0), 1, -1))[:, 0])

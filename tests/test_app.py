@@ -68,9 +68,22 @@ def test_parse_seeds():
     assert parse_seeds("0, 3,7") == [0, 3, 7]
     assert parse_seeds("2-4") == [2, 3, 4]
     assert parse_seeds(5) == [5] and parse_seeds("") == [0]
-    for bad, message in [("a,b", "bad seeds"), ("-1", "non-negative"), ("0-9", "at most 8")]:
+    for bad, message in [("a,b", "bad seeds"), ("-1", "bad seeds"), ("0-9", "at most 8"), ("3-1", "must not exceed"),
+                         ("1e30", "bad seeds"), ("99999999999", "at most 2147483647"),
+                         ("0-100000000", "at most 8 seeds per grid, got 100000001")]:
         with pytest.raises(ValueError, match=message):
             parse_seeds(bad)
+
+
+def test_huge_seed_range_is_refused_before_allocating():
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="at most 8"):
+        parse_seeds("0-100000000, 5-999999999")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1_000_000  # bytes: no list of a hundred million seeds was built
 
 
 @pytest.fixture(scope="module")

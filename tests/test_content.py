@@ -98,8 +98,8 @@ def test_domain_classifier_learns_and_scores(two_colour_data, tmp_path):
     half = val.labels.clone()
     half[::2] = (half[::2] + 1) % 3
     assert domain_accuracy(net, x, half) == pytest.approx(0.5)
-    cached, hit = load_or_train_classifier(train, tmp_path, progress=False)
-    again, hit2 = load_or_train_classifier(train, tmp_path, progress=False)
+    cached, hit = load_or_train_classifier(two_colour_data, 32, tmp_path, progress=False)
+    again, hit2 = load_or_train_classifier(two_colour_data, 32, tmp_path, progress=False)
     assert not hit and hit2 and all(torch.equal(a, b) for a, b in zip(cached.state_dict().values(),
                                                                        again.state_dict().values()))
 

@@ -125,3 +125,13 @@ def test_translate_matches_generator_on_float_input(translator, source):
     x = prepare_image(source, 32)
     expected = to_uint8(translator.nets.generator(x[None], translator.style(spec)[None]))[0]
     assert torch.equal(translator.translate([to_float(to_uint8(x))], spec)[0], expected)
+
+
+def test_translate_accepts_one_path(tiny_run, synthetic_root):
+    from i2i.inference import StyleSpec, Translator
+
+    t = Translator.load(tiny_run, "cpu")
+    path = next((synthetic_root / "val" / "dots").iterdir())
+    one = t.translate(str(path), StyleSpec("checks", seed=1))
+    assert one.shape == (1, 3, 32, 32)
+    assert torch.equal(one, t.translate([path], StyleSpec("checks", seed=1)))

@@ -28,6 +28,12 @@ def test_train_writes_everything_and_resume_is_exact(tiny_config, tmp_path):
     assert sorted(p.name for p in (full / "samples").iterdir()) == [
         "step_0000003_latent.png", "step_0000003_reference.png", "step_0000006_latent.png", "step_0000006_reference.png"]
     assert any((full / "tensorboard").iterdir())
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(full / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"samples/latent", "samples/reference"} <= set(events.Tags()["images"])
+    assert [e.step for e in events.Images("samples/latent")] == [3, 6]  # the grids written at steps 3 and 6
     log = read_log(full)
     steps = [r["step"] for r in log if "G/latent/adv" in r]
     assert steps == [1, 2, 3, 4, 5, 6]

@@ -72,7 +72,7 @@ class DomainImages:
                     if self.cached:
                         images.append(load_image(path, img_size))
                     else:
-                        _verify(path)
+                        _verify(path, img_size)
                 except Exception as err:  # PIL raises many types for bad files
                     self.num_skipped += 1
                     log.warning("skipping unreadable image %s (%s: %s)", path, type(err).__name__, err)
@@ -118,8 +118,11 @@ class DomainImages:
         return range(start, start + int(self.counts[label]))
 
 
-def _verify(path: Path) -> None:
+def _verify(path: Path, size: int) -> None:
+    """Decode ``path`` fully (``verify()`` alone passes truncated JPEGs); JPEGs decode in draft mode, scaled
+    down by the codec towards ``size``, so the check stays cheap for large photos."""
     from PIL import Image
 
     with Image.open(path) as img:
-        img.verify()
+        img.draft("RGB", (size, size))
+        img.load()

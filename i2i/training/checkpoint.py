@@ -7,7 +7,9 @@ Layout of one checkpoint ``RUN/checkpoints/step_0001000/``:
 """
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,10 +21,42 @@ from torch import nn
 from ..models import Networks
 
 NETS_FILE, EMA_FILE, STATE_FILE, LATEST = "nets.safetensors", "nets_ema.safetensors", "state.pt", "latest"
+PARTIAL_PREFIX, CORRUPT_PREFIX = ".tmp_step_", "corrupt_"
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint's tensors do not fit the configured networks."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, corrupt, or not a weights-only file."""
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, or CorruptCheckpointError naming the file."""
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise CorruptCheckpointError(f"{path} is missing") from None
+    except Exception as err:  # safetensors raises SafetensorError / OSError for truncated or corrupt files
+        raise CorruptCheckpointError(f"{path} is unreadable (truncated or corrupt: {err})") from None
+
+
+def read_state(path: str | Path) -> dict:
+    """A ``state.pt`` loaded with ``weights_only=True``; CorruptCheckpointError for unsafe or corrupt files."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CorruptCheckpointError(f"{path} is missing") from None
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CorruptCheckpointError(f"{path} was refused: it is not a weights-only file and could run code "
+                                     f"when loaded ({reason})") from None
+    except Exception as err:  # EOFError, zip errors of a truncated file
+        raise CorruptCheckpointError(f"{path} is unreadable (truncated or corrupt: {type(err).__name__}: {err})") \
+            from None
 
 
 def flat_state(nets: Networks) -> dict[str, torch.Tensor]:
@@ -72,7 +106,7 @@ def save_checkpoint(run_dir: str | Path, step: int, nets: Networks, ema: Network
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:07d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp_step_{step:07d}_", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{step:07d}_", dir=root))
     try:
         save_file(flat_state(nets), str(tmp / NETS_FILE))
         save_file(flat_state(ema), str(tmp / EMA_FILE))
@@ -90,22 +124,55 @@ def save_checkpoint(run_dir: str | Path, step: int, nets: Networks, ema: Network
     return final
 
 
+def complete_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Checkpoint folders holding all three files, newest first (interrupted saves never qualify)."""
+    root = Path(run_dir) / "checkpoints"
+    folders = [p for p in root.glob("step_*") if all((p / f).is_file() for f in (NETS_FILE, EMA_FILE, STATE_FILE))]
+    return sorted(folders, key=lambda p: p.name, reverse=True)
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The checkpoint folder named by ``RUN/checkpoints/latest``, or None when there is none."""
+    """The checkpoint named by ``RUN/checkpoints/latest``; when that pointer is missing or names an incomplete
+    or deleted folder, the newest complete checkpoint (with a warning); None when there is none."""
     root = Path(run_dir) / "checkpoints"
     pointer = root / LATEST
-    if not pointer.is_file():
-        return None
-    path = root / pointer.read_text().strip()
-    return path if (path / STATE_FILE).is_file() else None
+    complete = complete_checkpoints(run_dir)
+    if pointer.is_file():
+        named = root / pointer.read_text().strip()
+        if named in complete:
+            return named
+        if complete:
+            log.warning("%s names %s, which is not a complete checkpoint: using %s", pointer, named.name,
+                        complete[0].name)
+    return complete[0] if complete else None
+
+
+def remove_partial_saves(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary folders of interrupted saves; return what was removed."""
+    removed = sorted((Path(run_dir) / "checkpoints").glob(PARTIAL_PREFIX + "*"))
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
+
+
+def set_aside(folder: Path) -> Path:
+    """Rename a corrupt checkpoint to ``corrupt_<name>`` so it is kept for inspection but never resumed from,
+    pruned or overwritten."""
+    target = folder.with_name(CORRUPT_PREFIX + folder.name)
+    n = 1
+    while target.exists():
+        target, n = folder.with_name(f"{CORRUPT_PREFIX}{folder.name}.{n}"), n + 1
+    os.rename(folder, target)
+    return target
 
 
 def load_checkpoint(path: str | Path, nets: Networks | None = None, ema: Networks | None = None) -> dict:
     """Load weights of a checkpoint folder into ``nets``/``ema`` (either may be None); return its state."""
     path = Path(path)
-    if nets is not None:
-        load_flat_state(nets, load_file(str(path / NETS_FILE)), str(path / NETS_FILE))
-    if ema is not None:
-        load_flat_state(ema, load_file(str(path / EMA_FILE)), str(path / EMA_FILE))
     state_file = path / STATE_FILE
-    return torch.load(state_file, map_location="cpu", weights_only=True) if state_file.is_file() else {}
+    state = read_state(state_file) if state_file.is_file() else {}  # first: an unsafe file touches no network
+    if nets is not None:
+        load_flat_state(nets, read_weights(path / NETS_FILE), str(path / NETS_FILE))
+    if ema is not None:
+        load_flat_state(ema, read_weights(path / EMA_FILE), str(path / EMA_FILE))
+    return state

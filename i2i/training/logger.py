@@ -9,15 +9,37 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def truncate_log(path: Path, last_step: int) -> None:
+    """Keep only the records of ``path`` with ``step <= last_step`` (and lines that do not parse), atomically."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+
+    def keep(line: str) -> bool:
+        try:
+            return int(json.loads(line)["step"]) <= last_step
+        except (ValueError, KeyError, TypeError):
+            return True
+
+    kept = [line for line in lines if keep(line)]
+    if len(kept) != len(lines):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(kept))
+        tmp.replace(path)
+
+
 class RunLogger:
     """Append ``{"step", "time", ...terms}`` lines to ``RUN/log.jsonl`` and mirror them to TensorBoard.
 
-    On resume, TensorBoard events after ``start_step`` are purged so curves do not double back.
+    On resume, records and TensorBoard events after ``start_step`` are dropped, so the steps redone after an
+    interruption are logged once and curves do not double back.
     """
 
     def __init__(self, run_dir: str | Path, start_step: int = 0, tensorboard: bool = True):
         self.run_dir = Path(run_dir)
-        self.jsonl = open(self.run_dir / "log.jsonl", "a", buffering=1)
+        path = self.run_dir / "log.jsonl"
+        truncate_log(path, start_step)
+        self.jsonl = open(path, "a", buffering=1)
         self.tb = None
         if tensorboard:
             try:

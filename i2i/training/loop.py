@@ -13,10 +13,11 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..config import Config, config_to_dict, load_config, save_config
-from ..data import DomainImages, TrainBatches
+from ..data import DatasetLayoutError, DomainImages, TrainBatches
 from ..models.fan import FAN_FILE
 from . import distributed
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_checkpoint,
+                         remove_partial_saves, save_checkpoint, set_aside)
 from .distributed import DistInfo, all_reduce_mean
 from .logger import RunLogger
 from .samples import write_sample_grids
@@ -78,6 +79,27 @@ def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool
     domains_file.write_text(json.dumps({"domains": domains}, indent=2))
 
 
+def resume_training(trainer: Trainer, run_dir: Path, info: DistInfo = DistInfo()) -> int:
+    """Load the newest complete checkpoint that reads back into ``trainer`` and return its step (0: none).
+
+    A truncated, corrupt or unsafe checkpoint is moved aside (``corrupt_step_*``, by rank 0) with a warning
+    and the previous one is tried, so a broken save never strands a run and newer files are never
+    overwritten by the resumed run. A checkpoint that reads but does not fit the networks is an error.
+    """
+    for ckpt in complete_checkpoints(run_dir):
+        try:
+            state = load_checkpoint(ckpt, trainer.nets, trainer.ema)
+        except CorruptCheckpointError as err:
+            if info.is_main:
+                log.warning("%s; moved the checkpoint to %s and trying the previous one", err, set_aside(ckpt).name)
+            continue
+        trainer.load_state_dict(state)
+        log.info("resumed from %s (step %d)", ckpt, int(state["step"]))
+        return int(state["step"])
+    log.info("no readable checkpoint in %s: starting from scratch", run_dir)
+    return 0
+
+
 def _mean_terms(history: list[dict[str, torch.Tensor]], info: DistInfo = DistInfo()) -> dict[str, float]:
     keys = list(history[0])
     stacked = torch.stack([torch.stack([h[k] for h in history]) for k in keys]).mean(1)
@@ -109,21 +131,19 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
     val_dir = Path(cfg.data.root) / "val"
     val = DomainImages(cfg.data.root, "val", cfg.model.img_size, cfg.data.cache_images, progress) \
         if val_dir.is_dir() else images
+    if val.domains != images.domains:
+        raise DatasetLayoutError(f"{val_dir} has domains {val.domains} but {Path(cfg.data.root) / 'train'} has "
+                                 f"{images.domains}: val/ must hold the same domain folders as train/ (or be "
+                                 "removed, and the sample grids use training images)")
     if info.is_main:
         prepare_run_dir(cfg, run_dir, images.domains, resume)
+        for folder in remove_partial_saves(run_dir):
+            log.warning("removed %s, left by an interrupted save", folder)
     distributed.barrier(info)
     trainer = Trainer(cfg, images.num_domains, device, info)
     if info.is_main and trainer.fan is not None and not (run_dir / FAN_FILE).is_file():  # inference needs it too
         save_file({k: v.contiguous().cpu() for k, v in trainer.fan.state_dict().items()}, str(run_dir / FAN_FILE))
-    start = 0
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if ckpt is not None:
-        state = load_checkpoint(ckpt, trainer.nets, trainer.ema)
-        trainer.load_state_dict(state)
-        start = int(state["step"])
-        log.info("resumed from %s (step %d)", ckpt, start)
-    elif resume:
-        log.info("no checkpoint in %s: starting from scratch", run_dir)
+    start = resume_training(trainer, run_dir, info) if resume else 0
     torch.manual_seed(t.seed + 1000 * info.rank + start)  # per-rank stream for anything random inside a step
     if info.is_main:
         log.info("training on %s x %d: %d images in %d domains %s, LPIPS %s", device, info.world_size, len(images),
@@ -181,9 +201,10 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
             if step % t.log_every == 0:
                 flush_and_log()
             if info.is_main and (step % t.sample_every == 0 or step == t.total_iters):
-                paths = write_sample_grids(trainer.ema, val, run_dir / "samples", step, cfg.model.latent_dim, device,
+                grids = write_sample_grids(trainer.ema, val, run_dir / "samples", step, cfg.model.latent_dim, device,
                                            trainer.fan)
-                log.debug("wrote %s", paths)
+                for name, grid in grids.items():
+                    logger.image(f"samples/{name}", step, grid.cpu())
             if step % t.save_every == 0 or step == t.total_iters:
                 save()
             if stop.requested:

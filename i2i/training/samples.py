@@ -60,14 +60,16 @@ def latent_grid(ema: Networks, x_src: torch.Tensor, num_domains: int, latent_dim
 
 
 def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path, step: int,
-                       latent_dim: int, device: torch.device, fan=None) -> dict[str, Path]:
-    """Write ``step_XXXXXXX_reference.png`` and ``..._latent.png`` for fixed validation images."""
+                       latent_dim: int, device: torch.device, fan=None) -> dict[str, torch.Tensor]:
+    """Write ``step_XXXXXXX_reference.png`` and ``..._latent.png`` for fixed validation images; return the two
+    uint8 (3, H, W) grids by name (``reference``, ``latent``), e.g. for TensorBoard."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     src, _ = fixed_examples(images, per_domain=2)
     ref, y_ref = fixed_examples(images, per_domain=1, offset=2)
     src, ref = to_float(src).to(device), to_float(ref).to(device)
-    paths = {"reference": out_dir / f"step_{step:07d}_reference.png", "latent": out_dir / f"step_{step:07d}_latent.png"}
-    save_png(reference_grid(ema, src, ref, y_ref.to(device), fan), paths["reference"])
-    save_png(latent_grid(ema, src, images.num_domains, latent_dim, fan=fan), paths["latent"])
-    return paths
+    grids = {"reference": reference_grid(ema, src, ref, y_ref.to(device), fan),
+             "latent": latent_grid(ema, src, images.num_domains, latent_dim, fan=fan)}
+    for name, grid in grids.items():
+        save_png(grid, out_dir / f"step_{step:07d}_{name}.png")
+    return grids
