@@ -28,9 +28,21 @@ def run_steps(cfg, info: DistInfo, out_file: str) -> None:
     trainer = Trainer(cfg, images.num_domains, torch.device("cpu"), info)
     batches = TrainBatches(images, cfg.train.batch_size, cfg.model.latent_dim, cfg.train.seed, 0.5, STEPS,
                            info.rank, info.world_size)
+    first_grads = {}
+    opt = trainer.optims["discriminator"]
+    step_fn = opt.step
+
+    def recording_step(*args, **kwargs):  # the gradients of D's first update, after the all-reduce
+        if not first_grads:
+            first_grads.update({f"grad.{i}": p.grad.detach().clone() for i, p in
+                                enumerate(trainer.nets.discriminator.parameters()) if p.grad is not None})
+        return step_fn(*args, **kwargs)
+
+    opt.step = recording_step
     for step in range(STEPS):
         trainer.train_step(batches[step], step)
-    save_file({**flat_state(trainer.nets), **{f"ema.{k}": v for k, v in flat_state(trainer.ema).items()}}, out_file)
+    save_file({**flat_state(trainer.nets), **{f"ema.{k}": v for k, v in flat_state(trainer.ema).items()},
+               **first_grads}, out_file)
 
 
 def _worker(rank: int, world: int, port: int, overrides: list[str], out_dir: str) -> None:
@@ -64,21 +76,28 @@ def test_ranks_hold_identical_parameters(two_rank_states):
 def test_two_ranks_equal_one_process_with_the_same_global_batch(two_rank_states):
     """StarGAN v2's losses are per-sample means and the networks have no batch statistics (instance norm
     only), so the average of the two half-batch gradients is the full-batch gradient; only float summation
-    order differs. Conv biases right before an instance norm have a mathematically zero gradient, i.e.
-    float noise, which Adam's first steps turn into ~lr * sign(noise): those few parameters may differ
-    by up to ~2 * lr per step, hence the bound 3 * lr * STEPS and "nearly every" parameter below.
+    order differs. Checked where it holds exactly: the all-reduced gradients of D's first update equal the
+    single process's to float tolerance.
+
+    Parameters are then only bounded: Adam's first updates are about lr * sign(g), so a gradient at float
+    noise level (e.g. a conv bias right before an instance norm, mathematically zero) can flip sign, and
+    GAN training amplifies such flips over the next steps; how many parameters end up more than 1e-6 apart
+    after a few steps depends on the data (from 99.7% to 44% agreeing within 1e-6, measured on two synthetic
+    sets), but none moves further than 3 * lr per iteration.
 
     The triplet and SR terms are off here: they average over the pairs with y_trg != y_src, a count that
     differs between ranks, so with them on each rank's mean weights its pairs differently from the
     global mean (the gradient is then a mean of per-rank means, as for any masked loss under DDP)."""
     rank0, _, single = two_rank_states
+    grads = [k for k in single if k.startswith("grad.")]
+    assert grads and all(k in rank0 for k in grads)
+    for k in grads:
+        scale = single[k].abs().max().item()
+        assert torch.allclose(rank0[k], single[k], rtol=1e-4, atol=1e-6 * max(scale, 1e-12)), k
     lr = load_config("configs/synthetic.yaml").train.lr
-    worst = max((rank0[k] - single[k]).abs().max().item() for k in single)
+    worst = max((rank0[k] - single[k]).abs().max().item() for k in single if not k.startswith("grad."))
+    print(f"max |2 ranks - 1 process| = {worst:.2e} (lr {lr:g}); first D gradients equal to float tolerance")
     assert worst < 3 * lr * STEPS
-    close = sum(torch.isclose(rank0[k], single[k], rtol=0, atol=1e-6).sum().item() for k in single)
-    total = sum(v.numel() for v in single.values())
-    print(f"max |2 ranks - 1 process| = {worst:.2e} (lr {lr:g}); {close / total:.4%} of parameters within 1e-6")
-    assert close / total > 0.99  # nearly every parameter agrees to 1e-6
 
 
 def test_torchrun_two_processes_end_to_end(synthetic_root, tmp_path):
