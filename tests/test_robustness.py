@@ -254,3 +254,18 @@ def test_truncated_jpegs_are_caught_by_the_up_front_check(tmp_path):
     (tmp_path / "train" / "b" / "ok.jpg").unlink()
     with pytest.raises(DatasetLayoutError, match="has no readable image"):
         DomainImages(tmp_path, "train", 32, cache="no", progress=False)
+
+
+def test_rejected_app_requests_print_no_traceback():
+    """A user's mistake becomes a message in the UI and one log line; Gradio is told not to print a traceback."""
+    import gradio as gr
+
+    from app.ui import user_errors
+
+    @user_errors
+    def handler():
+        raise ValueError("pick at least one target domain")
+
+    with pytest.raises(gr.Error, match="pick at least one target domain") as info:
+        handler()
+    assert info.value.print_exception is False
