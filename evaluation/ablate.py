@@ -18,9 +18,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from i2i.config import load_config
-from i2i.data.dataset import DomainImages
-from i2i.data.images import to_float, to_uint8
-from i2i.inference import Translator
+from i2i.data.dataset import scan_split
+from i2i.data.images import to_uint8
+from i2i.inference import Translator, prepare_image
 from i2i.media import grid_image
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
@@ -110,11 +110,11 @@ def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 1
     own mapping network, with the row's Perceptual Smoothness written beside it."""
     net, provenance = build_lpips(random_weights, allow_random_fallback=False)
     distance = LPIPSDistance(net, "lpips")
+    source = scan_split(data, "val")[1][0][0]  # first image of the first domain, without decoding the split
     rows, labels = [], []
     for name, run_dir in runs.items():
         t = Translator.load(run_dir, "cpu")
-        val = DomainImages(data, "val", t.img_size, progress=False)
-        x = to_float(val.image(0))[None]
+        x = prepare_image(source, t.img_size)[None]
         z = torch.randn(2, t.cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed))
         s = t.nets.mapping_network(z, torch.tensor([0, 1 % t.num_domains]))
         frames = t.decode_interpolation(x, s[:1], s[1:], torch.linspace(0, 1, steps)).clamp(-1, 1)
