@@ -11,9 +11,10 @@ import torch
 
 from evaluation.perceptual import LPIPSDistance
 from evaluation.ps import perceptual_smoothness, sequence_distances
+from i2i.config import MAX_SEED
 from i2i.data.images import to_float, to_uint8
 from i2i.inference import INTERPOLATIONS, StyleSpec, Translator, prepare_image
-from i2i.media import grid_image, save_frames, upscale_frames
+from i2i.media import grid_image, save_frames, translation_cells, upscale_frames
 from i2i.pretrained import RANDOM_WEIGHTS
 
 from .uploads import UploadError, read_upload
@@ -22,9 +23,6 @@ MAX_APP_STEPS = 100
 MAX_GRID_SEEDS = 8
 KEEP_RESULTS = 64  # request folders kept under out_dir; older ones are deleted
 STYLE_SOURCES = ("seed", "reference")
-
-
-MAX_SEED = 2**31 - 1
 
 
 def parse_seeds(text: str | int | float | None, limit: int = MAX_GRID_SEEDS) -> list[int]:
@@ -161,7 +159,6 @@ class DemoHandlers:
             columns = [f"seed {s}" for s in seed_list]
         out = self.translator.decode_many(image[None], codes[None])[0].view(len(names), len(columns), 3,
                                                                             *image.shape[1:])
-        src = image.to(out.device).expand(len(names), 1, -1, -1, -1)
-        cells = to_uint8(torch.cat([src, out], 1).flatten(0, 1))
+        cells = to_uint8(translation_cells(image.expand(len(names), -1, -1, -1), out))
         caption = f"rows: {', '.join(names)}; columns: source, {', '.join(columns)}"
         return grid_image(upscale_frames(cells, self.upscale), ncol=len(columns) + 1), caption

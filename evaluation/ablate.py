@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from i2i.data.images import to_uint8
 from i2i.inference import Translator, prepare_image
 from i2i.media import grid_image
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
+from i2i.rundir import latest_checkpoint, write_json, write_text
 
 from .evaluate import EvalSettings, evaluate
 from .perceptual import LPIPSDistance
@@ -54,7 +54,6 @@ def run_variant(name: str, seed: int, config: str, overrides: list[str], out: Pa
                 progress: bool = True) -> dict:
     """Train (or resume, or skip) one variant at one seed, then evaluate it; return its eval report."""
     from i2i.training import train  # training stays out of evaluation's import graph until a run is needed
-    from i2i.training.checkpoint import latest_checkpoint
 
     run_dir = out / name / f"seed{seed}"
     report_path = run_dir / "eval.json"
@@ -69,9 +68,7 @@ def run_variant(name: str, seed: int, config: str, overrides: list[str], out: Pa
     elif report_path.is_file():
         return json.loads(report_path.read_text())
     report = evaluate(replace(eval_settings, checkpoint=str(run_dir), data=cfg.data.root, progress=progress))
-    tmp = report_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, report_path)
+    write_json(report_path, report)
     return report
 
 
@@ -154,9 +151,9 @@ def ablate(config: str, out: str | Path, variants: list[str], seeds: int, overri
                              out / "ablation.png", random_weights=random)
     result = {"variants": {n: VARIANTS[n][0] for n in variants}, "seeds": seeds, "overrides": overrides,
               "random_weights": random, "summary": summary, "strip": str(strip)}
-    (out / "ablation.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out / "ablation.json", result)
     note = (f"\n\n{RANDOM_WEIGHTS}: FID, LPIPS and PS ran on random metric networks; compare rows with each other "
             "only.\n") if random else "\n"
-    (out / "ablation.md").write_text(f"{table}\n\nMean ± std over {seeds} seed(s); config `{config}` "
+    write_text(out / "ablation.md", f"{table}\n\nMean ± std over {seeds} seed(s); config `{config}` "
                                      f"{' '.join(overrides)}.{note}")
     return result

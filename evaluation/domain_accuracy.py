@@ -7,17 +7,17 @@ the translations' accuracy so that a low figure can be told apart from a weak cl
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from tqdm import tqdm
 
 from i2i.data.dataset import DomainImages, scan_split
 from i2i.data.images import to_float
+from i2i.rundir import write_weights
 
 from .real_stats import files_key
 
@@ -112,10 +112,7 @@ def load_or_train_classifier(root: str | Path, img_size: int, cache_dir: Path | 
         return net.eval().requires_grad_(False), True
     net = train_classifier(DomainImages(root, "train", img_size, progress=progress), progress=progress)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # unique: concurrent evaluations may race
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
-        tmp.replace(path)
+        write_weights(path, net)  # a unique temporary name: concurrent evaluations may race
     return net, False
 
 

@@ -1,7 +1,6 @@
 """FID: pytorch-fid's InceptionV3 pool features, streaming statistics and a numerically stable Frechet distance."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 
 from i2i.pretrained import RANDOM_WEIGHTS, require_weights
+from i2i.rundir import atomic_write
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 FEATURE_DIM = 2048
@@ -133,10 +133,11 @@ def fid_from_statistics(real: FeatureStatistics | tuple, fake: FeatureStatistics
 def save_statistics(path: Path, stats: FeatureStatistics) -> None:
     """Write ``mu``, ``sigma`` and ``n`` to an ``.npz`` atomically."""
     mu, sigma = stats.mean_cov()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, mu=mu, sigma=sigma, n=np.array(stats.n))
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a bare temporary name
+            np.savez(f, mu=mu, sigma=sigma, n=np.array(stats.n))
+    atomic_write(path, write)
 
 
 def load_statistics(path: Path) -> tuple[np.ndarray, np.ndarray, int]:

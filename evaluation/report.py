@@ -1,13 +1,11 @@
 """Evaluation reports: a JSON document (per task, mean, settings, weights, versions) and Markdown tables."""
 from __future__ import annotations
 
-import json
-import os
 import platform
 from importlib import metadata
 from pathlib import Path
 
-from i2i.inference import resolve_checkpoint
+from i2i.rundir import resolve_checkpoint, write_json, write_text
 from i2i.pretrained import RANDOM_WEIGHTS
 
 # report key -> (column title, better direction, metric network whose weights it depends on)
@@ -141,10 +139,7 @@ def markdown(report: dict) -> str:
 def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
     """Write ``out`` (JSON) and the Markdown next to it (same name, ``.md``), each atomically."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     md = out.with_suffix(".md")
-    for path, text in ((out, json.dumps(report, indent=2) + "\n"), (md, markdown(report))):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_json(out, report)
+    write_text(md, markdown(report))
     return out, md

@@ -13,6 +13,7 @@ import yaml
 
 
 BIG = 10**9  # upper bound of counts and iterations: anything larger is a typo, not a plan
+MAX_SEED = 2**31 - 1  # largest seed the CLI and the app accept (fits every RNG's seed type)
 
 
 def num(default, low, high, *, low_open: bool = False, high_open: bool = False):
@@ -57,6 +58,7 @@ class LossConfig:
     """Loss weights: StarGAN v2's terms and the paper's triplet, SR and content terms (0 switches one off)."""
 
     lambda_reg: float = num(1.0, 0.0, 1e6)
+    r1_every: int = num(1, 1, BIG)  # lazy R1 (StyleGAN2): penalise every N-th iteration with weight N * lambda_reg
     lambda_sty: float = num(1.0, 0.0, 1e6)
     lambda_ds: float = num(1.0, 0.0, 1e6)
     ds_iter: int = num(100000, 1, BIG)
@@ -88,7 +90,8 @@ class TrainConfig:
     seed: int = num(777, 0, 2**63 - 1)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = choice("none", "none", "bf16", "fp16")  # mixed precision, CUDA only
-    channels_last: bool = False  # NHWC memory format (helps tensor cores with amp on CUDA)
+    # NHWC memory format: helps tensor cores with amp on CUDA; on CPU it depends on the widths (benchmarks/train_step.py)
+    channels_last: bool = False
     compile: bool = False  # torch.compile G, M and E blocks (D stays eager: R1 needs double backward)
     log_every: int = num(10, 1, BIG)
     sample_every: int = num(5000, 1, BIG)
@@ -109,8 +112,6 @@ class Config:
 
     def validate(self) -> "Config":
         """Raise ValueError naming the first field whose value cannot work; return self."""
-        from .models.blocks import check_img_size
-
         for section in dataclasses.fields(self):
             group = getattr(self, section.name)
             for f in dataclasses.fields(group):
@@ -120,6 +121,14 @@ class Config:
         except ValueError as err:
             raise ValueError(f"model.img_size: {err}") from None
         return self
+
+
+def check_img_size(img_size: int) -> int:
+    """Return ``log2(img_size)``; raise unless it is a power of two in [32, 512] (the networks' stage rule)."""
+    log2 = int(round(math.log2(img_size))) if img_size > 0 else -1
+    if img_size < 32 or img_size > 512 or 2**log2 != img_size:
+        raise ValueError(f"img_size must be a power of two from 32 to 512, got {img_size}")
+    return log2
 
 
 def check_field(key: str, value: Any, metadata) -> None:
@@ -219,5 +228,7 @@ def config_to_dict(cfg: Config) -> dict:
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
-    """Write the resolved config as YAML."""
-    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    """Write the resolved config as YAML (atomically)."""
+    from .rundir import write_text
+
+    write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

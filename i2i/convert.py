@@ -7,7 +7,6 @@ The parameter names of :mod:`i2i.models` are StarGAN v2's, so tensors are copied
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import replace
@@ -18,8 +17,9 @@ import torch
 from .config import Config, save_config
 from .models import Networks, build_networks
 from .models.blocks import default_base_dim
-from .models.fan import FAN_FILE, load_fan
-from .training.checkpoint import latest_checkpoint, load_flat_state, save_checkpoint
+from .models.fan import load_fan
+from .rundir import CONFIG_FILE, FAN_FILE, latest_checkpoint, load_flat_state, write_domains, write_weights
+from .training.checkpoint import save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,10 @@ def convert_stargan_v2(ckpt_path: str | Path, out: str | Path, wing: str | Path 
     fan = load_fan(wing) if cfg.model.w_hpf > 0 else None
 
     out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
-    (out / "domains.json").write_text(json.dumps({"domains": domains}, indent=2))
+    save_config(cfg, out / CONFIG_FILE)
+    write_domains(out, domains)
     if fan is not None:
-        from safetensors.torch import save_file
-
-        save_file({k: v.contiguous() for k, v in fan.state_dict().items()}, str(out / FAN_FILE))
+        write_weights(out / FAN_FILE, fan)
     save_checkpoint(out, step, nets, ema, {"converted_from": str(ckpt_path.resolve())}, keep=0)
     log.info("converted %s: %s", ckpt_path.name, ", ".join(f"{k}={v}" for k, v in vars(cfg.model).items()))
     return out

@@ -1,7 +1,6 @@
 """Inference on a trained run: load the EMA networks once, draw style codes, decode one source with many styles."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,30 +11,10 @@ from .config import Config, load_config
 from .data.images import pil_to_uint8, to_float, to_rgb, to_uint8
 from .device import resolve_device
 from .models import Networks, build_networks
-from .models.fan import FAN, FAN_FILE, load_fan
+from .media import translation_cells
+from .models.fan import FAN, load_fan
 from .models.blocks import default_base_dim
-from .training.checkpoint import EMA_FILE, latest_checkpoint, load_flat_state, read_weights
-
-
-def resolve_checkpoint(path: str | Path) -> tuple[Path, Path]:
-    """``(run_dir, weights_file)`` for a run directory, a checkpoint folder or a ``nets_ema.safetensors`` file."""
-    path = Path(path)
-    if path.is_file():
-        weights, run_dir = path, path.parent.parent.parent
-    elif (path / EMA_FILE).is_file():
-        weights, run_dir = path / EMA_FILE, path.parent.parent
-    elif path.is_dir():
-        folder = latest_checkpoint(path)
-        if folder is None:
-            raise FileNotFoundError(f"{path} holds no checkpoint: expected RUN/checkpoints/latest "
-                                    f"(train one with `i2i train`) or a checkpoint folder with {EMA_FILE}")
-        weights, run_dir = folder / EMA_FILE, path
-    else:
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    if not (run_dir / "config.yaml").is_file() or not (run_dir / "domains.json").is_file():
-        raise FileNotFoundError(f"{run_dir} lacks config.yaml or domains.json: pass a run directory written by "
-                                "`i2i train` (or a checkpoint inside one)")
-    return run_dir, weights
+from .rundir import CONFIG_FILE, FAN_FILE, load_flat_state, read_domains, read_weights, resolve_checkpoint  # noqa: F401
 
 
 CPU_DECODE_BYTES = 4 * 1024**2
@@ -155,8 +134,8 @@ class Translator:
     def load(cls, path: str | Path, device: str | torch.device = "auto") -> "Translator":
         """Load the EMA weights of a run directory, checkpoint folder or ``nets_ema.safetensors`` file."""
         run_dir, weights = resolve_checkpoint(path)
-        cfg = load_config(run_dir / "config.yaml")
-        domains = json.loads((run_dir / "domains.json").read_text())["domains"]
+        cfg = load_config(run_dir / CONFIG_FILE)
+        domains = read_domains(run_dir)
         nets = build_networks(cfg.model, len(domains), discriminator=False)
         load_flat_state(nets, read_weights(weights), str(weights))
         device = device if isinstance(device, torch.device) else resolve_device(device)
@@ -241,11 +220,10 @@ class Translator:
         its translations under every style. All decodes run in one batched call."""
         x = torch.stack([prepare_image(im, self.img_size) for im in images])
         codes = torch.stack([self.style(spec) for spec in styles])
-        rows = torch.cat([x[:, None].to(self.device), self.decode_many(x, codes.expand(x.size(0), -1, -1))], 1)
+        refs = None
         if all(spec.reference is not None for spec in styles):
-            refs = torch.stack([prepare_image(spec.reference, self.img_size) for spec in styles]).to(self.device)
-            rows = torch.cat([torch.cat([torch.ones_like(refs[:1]), refs])[None], rows])
-        return to_uint8(rows.flatten(0, 1))
+            refs = torch.stack([prepare_image(spec.reference, self.img_size) for spec in styles])
+        return to_uint8(translation_cells(x, self.decode_many(x, codes.expand(x.size(0), -1, -1)), refs))
 
     def interpolate(self, image, start: "StyleSpec", end: "StyleSpec", steps: int = 20,
                     method: str = "lerp") -> tuple[torch.Tensor, torch.Tensor]:

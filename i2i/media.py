@@ -16,6 +16,18 @@ def save_png(image: torch.Tensor, path: str | Path) -> None:
     Image.fromarray(image.permute(1, 2, 0).cpu().numpy()).save(path)
 
 
+def translation_cells(sources: torch.Tensor, outputs: torch.Tensor, header: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+    """The cells of StarGAN v2's figures, row-major with ``m + 1`` columns: per source (n, 3, H, W) the source
+    then its m translations (n, m, 3, H, W); with ``header`` (m, 3, H, W), e.g. the references, a first row of a
+    blank (white) corner and the header images. Any dtype; float inputs are in [-1, 1]."""
+    rows = torch.cat([sources[:, None].to(outputs), outputs], 1)
+    if header is not None:
+        white = torch.full_like(header[:1], 255 if header.dtype == torch.uint8 else 1)
+        rows = torch.cat([torch.cat([white, header.to(outputs)])[None], rows])
+    return rows.flatten(0, 1)
+
+
 def grid_image(frames: torch.Tensor, ncol: int | None = None, padding: int = 2) -> np.ndarray:
     """uint8 frames (F, 3, H, W) -> one HxWx3 uint8 array, ``ncol`` frames per row (all in one row by default)."""
     grid = make_grid(frames, nrow=ncol or frames.size(0), padding=padding, pad_value=255)

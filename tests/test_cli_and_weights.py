@@ -9,10 +9,21 @@ from i2i.cli import main
 from i2i.pretrained import ALEXNET_FILE, MissingWeightsError, build_lpips
 
 
-def test_help_lists_subcommands():
+EXPECTED = {"make-synthetic": "--num-train", "train": "--run-dir", "eval": "--metrics", "translate": "--grid",
+            "interpolate": "--method", "convert": "--wing", "ablate": "--variants", "app": "--host"}
+
+
+def test_help_lists_every_subcommand():
     out = subprocess.run([sys.executable, "-m", "i2i", "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("make-synthetic", "train"):
-        assert command in out
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("    ") and line[4] != " "}
+    assert listed == set(EXPECTED)
+
+
+@pytest.mark.parametrize("command,option", sorted(EXPECTED.items()))
+def test_subcommand_help_names_its_options(command, option, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0 and option in capsys.readouterr().out
 
 
 def test_train_on_bad_layout_is_a_clear_error(tmp_path, capsys):

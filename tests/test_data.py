@@ -11,6 +11,7 @@ from PIL import Image
 from i2i.data import DatasetLayoutError, DomainImages, TrainBatches, make_synthetic
 from i2i.data.images import augment, load_image
 from i2i.data.sampler import iteration_generator
+from i2i.data.synthetic import SHAPES
 
 
 def write(path, mode="RGB", size=(40, 30)):
@@ -125,5 +126,17 @@ def test_synthetic_is_deterministic_with_manifest(tmp_path):
     assert len(rows) == 3 * (3 + 1)
     assert {"shape", "cx", "cy", "size", "angle", "hue", "frequency"} <= set(rows[0])
     assert all((a / r["file"]).is_file() for r in rows)
-    # content is independent of the domain: every domain draws shapes from the same set
     assert {r["domain"] for r in rows} == {"stripes", "checks", "dots"}
+
+
+def test_synthetic_content_is_independent_of_the_domain(tmp_path):
+    """Every domain draws shape, place and size from one distribution; only the style differs."""
+    root = make_synthetic(tmp_path, num_train=60, num_val=1, size=8, seed=2)
+    rows = [r for r in csv.DictReader(open(root / "manifest.csv")) if r["split"] == "train"]
+    for domain in ("stripes", "checks", "dots"):
+        mine = [r for r in rows if r["domain"] == domain]
+        assert {r["shape"] for r in mine} == set(SHAPES)
+        for key, mean in (("cx", 0.5), ("cy", 0.5), ("size", 0.27)):
+            assert abs(sum(float(r[key]) for r in mine) / len(mine) - mean) < 0.04, (domain, key)
+    hues = {d: [float(r["hue"]) for r in rows if r["domain"] == d] for d in ("checks", "dots")}
+    assert max(hues["checks"]) < min(hues["dots"])  # the style does differ: disjoint hue ranges

@@ -9,7 +9,9 @@ from PIL import Image
 from i2i.cli import main, parse_style
 from i2i.data.images import to_float, to_uint8
 from i2i.inference import StyleSpec, Translator, lerp_styles, prepare_image, slerp_styles
-from i2i.media import save_frames
+from i2i.media import save_frames, translation_cells
+from i2i.models import build_networks
+from i2i.training.samples import reference_grid
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +97,8 @@ def test_save_frames_formats(tmp_path):
     assert strip.size == (4 * 15 + 5 * 2, 16 + 2 * 2)
     gif = Image.open(save_frames(frames, tmp_path / "a.gif"))
     assert gif.n_frames == 6 and gif.info["loop"] == 0  # there and back, looping
-    assert (tmp_path / "v.mp4").exists() is False
-    assert save_frames(frames, tmp_path / "v.mp4").stat().st_size > 0
+    mp4 = save_frames(frames, tmp_path / "v.mp4").read_bytes()
+    assert mp4[4:8] == b"ftyp" and b"avc1" in mp4  # an MP4 container holding H.264
     with pytest.raises(ValueError, match="unsupported output"):
         save_frames(frames, tmp_path / "x.bmp")
 
@@ -135,3 +137,33 @@ def test_translate_accepts_one_path(tiny_run, synthetic_root):
     one = t.translate(str(path), StyleSpec("checks", seed=1))
     assert one.shape == (1, 3, 32, 32)
     assert torch.equal(one, t.translate([path], StyleSpec("checks", seed=1)))
+
+
+def test_translation_cells_layout():
+    src = torch.tensor([10, 20], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 3, 1, 1)
+    out = (100 + torch.arange(6, dtype=torch.uint8)).view(2, 3, 1, 1, 1).expand(2, 3, 3, 1, 1)
+    header = torch.full((3, 3, 1, 1), 50, dtype=torch.uint8)
+    assert translation_cells(src, out)[:, 0, 0, 0].tolist() == [10, 100, 101, 102, 20, 103, 104, 105]
+    cells = translation_cells(src, out, header)
+    assert cells[:, 0, 0, 0].tolist() == [255, 50, 50, 50, 10, 100, 101, 102, 20, 103, 104, 105]
+    assert translation_cells(src.float() / 255, out.float(), header.float())[0].eq(1).all()  # float: white is 1
+
+
+def test_reference_sample_grid_pixels(tiny_config):
+    """Cell (0, 0) is white, the top row holds the references, the left column the sources, and cell (i, j) is
+    G(source i, E(reference j)) (padding 2 between cells)."""
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    nets = build_networks(cfg.model, 3)
+    src, ref, y_ref = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(3, 3, 32, 32) * 2 - 1, torch.tensor([0, 1, 2])
+    grid = reference_grid(nets, src, ref, y_ref)
+
+    def cell(r, c):
+        return grid[:, 2 + r * 34: 2 + r * 34 + 32, 2 + c * 34: 2 + c * 34 + 32]
+
+    assert grid.shape == (3, 2 + 3 * 34, 2 + 4 * 34)
+    assert cell(0, 0).eq(255).all()
+    assert torch.equal(cell(0, 2), to_uint8(ref[1])) and torch.equal(cell(2, 0), to_uint8(src[1]))
+    with torch.no_grad():
+        expected = to_uint8(nets.generator(src[1:2], nets.style_encoder(ref[2:3], y_ref[2:3]))[0])
+    assert (cell(2, 3).int() - expected.int()).abs().max() <= 1  # batched vs single decode: float rounding

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .images import IMG_EXTENSIONS, load_image
+from .images import IMG_EXTENSIONS, load_image, verify_image
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class DomainImages:
                     if self.cached:
                         images.append(load_image(path, img_size))
                     else:
-                        _verify(path, img_size)
+                        verify_image(path, img_size)
                 except Exception as err:  # PIL raises many types for bad files
                     self.num_skipped += 1
                     log.warning("skipping unreadable image %s (%s: %s)", path, type(err).__name__, err)
@@ -116,13 +116,3 @@ class DomainImages:
         """Indices of the images of domain ``label``."""
         start = int(self.starts[label])
         return range(start, start + int(self.counts[label]))
-
-
-def _verify(path: Path, size: int) -> None:
-    """Decode ``path`` fully (``verify()`` alone passes truncated JPEGs); JPEGs decode in draft mode, scaled
-    down by the codec towards ``size``, so the check stays cheap for large photos."""
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.draft("RGB", (size, size))
-        img.load()

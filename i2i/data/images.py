@@ -37,6 +37,14 @@ def load_image(path, size: int | None = None) -> torch.Tensor:
         return pil_to_uint8(img, size)
 
 
+def verify_image(path, size: int = 256) -> None:
+    """Decode ``path`` fully or raise (``verify()`` alone passes truncated JPEGs); JPEGs decode in draft mode,
+    scaled down by the codec towards ``size``, so the check stays cheap for large photos."""
+    with Image.open(path) as img:
+        img.draft("RGB", (size, size))
+        img.load()
+
+
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1] (StarGAN v2's Normalize(0.5, 0.5))."""
     return images.float().div(127.5).sub(1.0)

@@ -106,7 +106,7 @@ def render(content: dict, style: dict, texture: str, size: int) -> np.ndarray:
 
 def make_synthetic(out: str | Path, num_train: int = 200, num_val: int = 32, size: int = 64,
                    seed: int = 0, domains: tuple[DomainStyle, ...] = DOMAINS) -> Path:
-    """Write ``out/{train,val}/<domain>/*.png`` plus ``out/manifest.csv`` and ``out/domains.json``.
+    """Write ``out/{train,val}/<domain>/*.png`` plus ``out/manifest.csv`` and ``out/synthetic.json`` (the generator settings).
 
     Deterministic for ``seed``. The manifest has one row per image with its split, domain, file and
     every content and style parameter, so content preservation can be checked against ground truth.
@@ -132,5 +132,5 @@ def make_synthetic(out: str | Path, num_train: int = 200, num_val: int = 32, siz
             "domains": [asdict(d) for d in domains],
             "content_params": ["shape", "cx", "cy", "size", "angle"],
             "style_params": ["hue", "saturation", "frequency", "texture_angle"]}
-    (out / "domains.json").write_text(json.dumps(meta, indent=2))
+    (out / "synthetic.json").write_text(json.dumps(meta, indent=2))
     return out

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import check_img_size  # noqa: F401 (re-exported for the networks)
+
 
 class ResBlk(nn.Module):
     """Pre-activation residual block, optionally instance-normalised and 2x average-pool downsampling.
@@ -129,9 +131,3 @@ def default_base_dim(img_size: int) -> int:
     return 2**14 // img_size
 
 
-def check_img_size(img_size: int) -> int:
-    """Return ``log2(img_size)``; raise unless it is a power of two in [32, 512]."""
-    log2 = int(round(math.log2(img_size))) if img_size > 0 else -1
-    if img_size < 32 or img_size > 512 or 2**log2 != img_size:
-        raise ValueError(f"img_size must be a power of two from 32 to 512, got {img_size}")
-    return log2

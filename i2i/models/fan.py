@@ -157,9 +157,6 @@ def heatmaps_to_masks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return masks[0], masks[1]
 
 
-FAN_FILE = "fan.safetensors"  # where a run directory keeps its FAN weights (written by `i2i convert --wing`)
-
-
 def fan_state_from_wing(path: str | Path) -> dict[str, torch.Tensor]:
     """The FAN state dict of a released ``wing.ckpt`` (``{'state_dict': ...}``, loaded with ``weights_only=True``)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -172,12 +169,10 @@ def fan_state_from_wing(path: str | Path) -> dict[str, torch.Tensor]:
 
 def load_fan(path: str | Path, device: str | torch.device = "cpu") -> FAN:
     """A frozen FAN in eval mode from ``fan.safetensors`` or a released ``wing.ckpt``; mismatches named."""
-    from safetensors.torch import load_file
-
-    from ..training.checkpoint import CheckpointMismatchError, describe_mismatch
+    from ..rundir import CheckpointMismatchError, describe_mismatch, read_weights
 
     path = Path(path)
-    state = load_file(str(path)) if path.suffix == ".safetensors" else fan_state_from_wing(path)
+    state = read_weights(path) if path.suffix == ".safetensors" else fan_state_from_wing(path)
     fan = FAN()
     problems = describe_mismatch(fan, state, "fan")
     if problems:

@@ -6,6 +6,8 @@ import logging
 import time
 from pathlib import Path
 
+from ..rundir import write_text
+
 log = logging.getLogger(__name__)
 
 
@@ -23,9 +25,7 @@ def truncate_log(path: Path, last_step: int) -> None:
 
     kept = [line for line in lines if keep(line)]
     if len(kept) != len(lines):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(kept))
-        tmp.replace(path)
+        write_text(path, "".join(kept))
 
 
 class RunLogger:

@@ -1,7 +1,6 @@
 """The training loop behind ``i2i train``: data, resume, logging, sample grids, checkpoints, Ctrl-C."""
 from __future__ import annotations
 
-import json
 import logging
 import math
 import signal
@@ -9,12 +8,11 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..config import Config, config_to_dict, load_config, save_config
 from ..data import DatasetLayoutError, DomainImages, TrainBatches
-from ..models.fan import FAN_FILE
+from ..rundir import CONFIG_FILE, DOMAINS_FILE, FAN_FILE, read_domains, write_domains, write_weights
 from . import distributed
 from .checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_checkpoint,
                          remove_partial_saves, save_checkpoint, set_aside)
@@ -60,23 +58,22 @@ class StopRequest:
 def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool) -> None:
     """Create the run dir and write config.yaml and domains.json; refuse to overwrite another run's work."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    domains_file = run_dir / "domains.json"
-    if domains_file.exists():
-        saved = json.loads(domains_file.read_text())["domains"]
+    if (run_dir / DOMAINS_FILE).exists():
+        saved = read_domains(run_dir)
         if saved != domains:
             raise ValueError(f"{run_dir} was trained on domains {saved}, but {cfg.data.root} has {domains}")
     if not resume and latest_checkpoint(run_dir) is not None:
         raise FileExistsError(f"{run_dir} already holds checkpoints: pass --resume to continue it, "
                               "or choose another --run-dir")
-    if resume and (run_dir / "config.yaml").exists():
-        saved_model = config_to_dict(load_config(run_dir / "config.yaml"))["model"]
+    if resume and (run_dir / CONFIG_FILE).exists():
+        saved_model = config_to_dict(load_config(run_dir / CONFIG_FILE))["model"]
         model = config_to_dict(cfg)["model"]
         diff = {k: (v, model[k]) for k, v in saved_model.items() if model[k] != v}
         if diff:
             raise ValueError(f"cannot resume {run_dir}: model config differs from the saved one "
                              + ", ".join(f"model.{k}: saved {a!r}, now {b!r}" for k, (a, b) in diff.items()))
-    save_config(cfg, run_dir / "config.yaml")
-    domains_file.write_text(json.dumps({"domains": domains}, indent=2))
+    save_config(cfg, run_dir / CONFIG_FILE)
+    write_domains(run_dir, domains)
 
 
 def resume_training(trainer: Trainer, run_dir: Path, info: DistInfo = DistInfo()) -> int:
@@ -121,12 +118,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
         distributed.cleanup()
 
 
-def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistInfo, device: torch.device) -> Path:
-    t = cfg.train
-    if t.batch_size % info.world_size:
-        raise ValueError(f"train.batch_size={t.batch_size} (the global batch) must divide by the world size "
-                         f"{info.world_size}")
-    torch.manual_seed(t.seed)  # identical initial networks on every rank (rank 0's are broadcast anyway)
+def _load_images(cfg: Config, progress: bool) -> tuple[DomainImages, DomainImages]:
+    """The training images and the validation images for sample grids (the training ones without ``val/``)."""
     images = DomainImages(cfg.data.root, "train", cfg.model.img_size, cfg.data.cache_images, progress)
     val_dir = Path(cfg.data.root) / "val"
     val = DomainImages(cfg.data.root, "val", cfg.model.img_size, cfg.data.cache_images, progress) \
@@ -135,6 +128,16 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
         raise DatasetLayoutError(f"{val_dir} has domains {val.domains} but {Path(cfg.data.root) / 'train'} has "
                                  f"{images.domains}: val/ must hold the same domain folders as train/ (or be "
                                  "removed, and the sample grids use training images)")
+    return images, val
+
+
+def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistInfo, device: torch.device) -> Path:
+    t = cfg.train
+    if t.batch_size % info.world_size:
+        raise ValueError(f"train.batch_size={t.batch_size} (the global batch) must divide by the world size "
+                         f"{info.world_size}")
+    torch.manual_seed(t.seed)  # identical initial networks on every rank (rank 0's are broadcast anyway)
+    images, val = _load_images(cfg, progress)
     if info.is_main:
         prepare_run_dir(cfg, run_dir, images.domains, resume)
         for folder in remove_partial_saves(run_dir):
@@ -142,77 +145,98 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
     distributed.barrier(info)
     trainer = Trainer(cfg, images.num_domains, device, info)
     if info.is_main and trainer.fan is not None and not (run_dir / FAN_FILE).is_file():  # inference needs it too
-        save_file({k: v.contiguous().cpu() for k, v in trainer.fan.state_dict().items()}, str(run_dir / FAN_FILE))
+        write_weights(run_dir / FAN_FILE, trainer.fan)
     start = resume_training(trainer, run_dir, info) if resume else 0
     torch.manual_seed(t.seed + 1000 * info.rank + start)  # per-rank stream for anything random inside a step
     if info.is_main:
         log.info("training on %s x %d: %d images in %d domains %s, LPIPS %s", device, info.world_size, len(images),
                  images.num_domains, images.domains, trainer.lpips_provenance)
-
     batches = TrainBatches(images, t.batch_size, cfg.model.latent_dim, t.seed, cfg.data.randcrop_prob, t.total_iters,
                            info.rank, info.world_size)
     workers = cfg.data.num_workers
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, sampler=range(start, t.total_iters), num_workers=workers,
         pin_memory=device.type == "cuda", persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
-    logger = RunLogger(run_dir, start) if info.is_main else None
-    history: list[dict[str, torch.Tensor]] = []
-    step, last_saved = start, latest_checkpoint(run_dir)
+    return TrainingLoop(cfg, run_dir, trainer, val, info, start, progress).run(loader)
 
-    def flush() -> dict[str, float]:
-        if not history:
+
+class TrainingLoop:
+    """The state of one run between iterations (step, unlogged loss terms, last checkpoint) and its periodic
+    jobs: logging with the NaN check, sample grids, checkpoints, Ctrl-C."""
+
+    SHOWN = {"D_real": "D/latent/real", "G_adv": "G/latent/adv", "cyc": "G/latent/cyc", "tri": "G/latent/tri",
+             "cont": "G/latent/cont"}  # progress-bar postfix
+
+    def __init__(self, cfg: Config, run_dir: Path, trainer: Trainer, val: DomainImages, info: DistInfo, start: int,
+                 progress: bool):
+        self.cfg, self.run_dir, self.trainer, self.val, self.info = cfg, run_dir, trainer, val, info
+        self.start = self.step = start
+        self.logger = RunLogger(run_dir, start) if info.is_main else None
+        self.history: list[dict[str, torch.Tensor]] = []
+        self.last_saved = latest_checkpoint(run_dir)
+        self.bar = tqdm(total=cfg.train.total_iters, initial=start, desc="train", unit="it", disable=not progress,
+                        dynamic_ncols=True)
+
+    def flush(self) -> dict[str, float]:
+        """Mean loss terms since the last flush (all ranks); NonFiniteLossError if any is NaN or infinite."""
+        if not self.history:
             return {}
-        means = _mean_terms(history, info)
-        history.clear()
+        means = _mean_terms(self.history, self.info)
+        self.history.clear()
         bad = [k for k, v in means.items() if not math.isfinite(v)]
         if bad:
-            raise NonFiniteLossError(f"non-finite loss at or before step {step}: {', '.join(bad)}. Stopped without "
-                                     f"saving; last good checkpoint: {last_saved or 'none'} (resume with --resume, "
-                                     "e.g. with a lower learning rate or amp off)")
+            raise NonFiniteLossError(f"non-finite loss at or before step {self.step}: {', '.join(bad)}. Stopped "
+                                     f"without saving; last good checkpoint: {self.last_saved or 'none'} (resume "
+                                     "with --resume, e.g. with a lower learning rate or amp off)")
         return means
 
-    def save() -> None:
-        nonlocal last_saved
-        flush_and_log()
-        distributed.check_in_sync(dict(trainer.nets.items()), info)
-        if info.is_main:
-            last_saved = save_checkpoint(run_dir, step, trainer.nets, trainer.ema, trainer.state_dict(),
-                                         t.keep_checkpoints)
-        distributed.barrier(info)
-
-    def flush_and_log() -> None:
-        means = flush()
-        if means and logger is not None:
-            w = trainer.weights(step - 1)
+    def log(self) -> None:
+        means = self.flush()
+        if means and self.logger is not None:
+            w = self.trainer.weights(self.step - 1)
             means.update({"weight/ds": w.ds, "weight/sr": w.sr})
-            logger.scalars(step, means)
-            shown = {"D_real": "D/latent/real", "G_adv": "G/latent/adv", "cyc": "G/latent/cyc",
-                     "tri": "G/latent/tri", "cont": "G/latent/cont"}
-            bar.set_postfix({k: f"{means[v]:.3f}" for k, v in shown.items()})
+            self.logger.scalars(self.step, means)
+            self.bar.set_postfix({k: f"{means[v]:.3f}" for k, v in self.SHOWN.items()})
 
-    bar = tqdm(total=t.total_iters, initial=start, desc="train", unit="it", disable=not progress, dynamic_ncols=True)
-    tic = time.perf_counter()
-    with StopRequest() as stop:
-        for batch in loader:
-            batch = {k: to_device(v, device, t.channels_last) for k, v in batch.items()}
-            history.append(trainer.train_step(batch, step))
-            step += 1
-            bar.update()
-            if step % t.log_every == 0:
-                flush_and_log()
-            if info.is_main and (step % t.sample_every == 0 or step == t.total_iters):
-                grids = write_sample_grids(trainer.ema, val, run_dir / "samples", step, cfg.model.latent_dim, device,
-                                           trainer.fan)
-                for name, grid in grids.items():
-                    logger.image(f"samples/{name}", step, grid.cpu())
-            if step % t.save_every == 0 or step == t.total_iters:
-                save()
-            if stop.requested:
-                save()
-                log.warning("stopped at step %d; checkpoint %s (continue with --resume)", step, last_saved)
-                break
-    bar.close()
-    if logger is not None:
-        logger.scalars(step, {"time/seconds_per_iter": (time.perf_counter() - tic) / max(1, step - start)})
-        logger.close()
-    return last_saved
+    def save(self) -> None:
+        """Log (which checks the losses), check the ranks agree, write a checkpoint (rank 0)."""
+        self.log()
+        distributed.check_in_sync(dict(self.trainer.nets.items()), self.info)
+        if self.info.is_main:
+            self.last_saved = save_checkpoint(self.run_dir, self.step, self.trainer.nets, self.trainer.ema,
+                                              self.trainer.state_dict(), self.cfg.train.keep_checkpoints)
+        distributed.barrier(self.info)
+
+    def samples(self) -> None:
+        trainer = self.trainer
+        grids = write_sample_grids(trainer.ema, self.val, self.run_dir / "samples", self.step,
+                                   self.cfg.model.latent_dim, trainer.device, trainer.fan)
+        for name, grid in grids.items():
+            self.logger.image(f"samples/{name}", self.step, grid.cpu())
+
+    def run(self, loader) -> Path:
+        """Train over ``loader``'s batches; return the last checkpoint."""
+        t, tic = self.cfg.train, time.perf_counter()
+        with StopRequest() as stop:
+            for batch in loader:
+                batch = {k: to_device(v, self.trainer.device, self.trainer.channels_last) for k, v in batch.items()}
+                self.history.append(self.trainer.train_step(batch, self.step))
+                self.step += 1
+                self.bar.update()
+                if self.step % t.log_every == 0:
+                    self.log()
+                if self.info.is_main and (self.step % t.sample_every == 0 or self.step == t.total_iters):
+                    self.samples()
+                if self.step % t.save_every == 0 or self.step == t.total_iters:
+                    self.save()
+                if stop.requested:
+                    self.save()
+                    log.warning("stopped at step %d; checkpoint %s (continue with --resume)", self.step,
+                                self.last_saved)
+                    break
+        self.bar.close()
+        if self.logger is not None:
+            seconds = (time.perf_counter() - tic) / max(1, self.step - self.start)
+            self.logger.scalars(self.step, {"time/seconds_per_iter": seconds})
+            self.logger.close()
+        return self.last_saved

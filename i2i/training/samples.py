@@ -8,7 +8,7 @@ from torchvision.utils import make_grid
 
 from ..data.dataset import DomainImages
 from ..data.images import to_float, to_uint8
-from ..media import save_png
+from ..media import save_png, translation_cells
 from ..models import Networks
 
 
@@ -21,17 +21,15 @@ def fixed_examples(images: DomainImages, per_domain: int = 2, offset: int = 0) -
     return torch.stack([images.image(i) for i in picks]), images.labels[picks]
 
 
-def translation_rows(ema: Networks, x_src: torch.Tensor, styles: torch.Tensor, fan=None) -> torch.Tensor:
-    """Each source followed by its translations under every style, row-major: (n * (1 + m), 3, H, W).
-
-    Each source is encoded once (with its FAN masks for face models); all n * m decodes run in one batch.
-    """
+def translate_all(ema: Networks, x_src: torch.Tensor, styles: torch.Tensor, fan=None) -> torch.Tensor:
+    """Every source under every style: (n, m, 3, H, W). Each source is encoded once (with its FAN masks for
+    face models); all n * m decodes run in one batch."""
     n, m = x_src.size(0), styles.size(0)
     masks = fan.face_masks(x_src) if fan is not None else None
     h, cache = ema.generator.encode_content(x_src, masks)
     rows = torch.arange(n, device=x_src.device).repeat_interleave(m)
     out = ema.generator.decode_sources(h, cache, masks, styles.repeat(n, 1), rows)
-    return torch.cat([x_src[:, None], out.view(n, m, *out.shape[1:])], dim=1).flatten(0, 1)
+    return out.view(n, m, *out.shape[1:])
 
 
 @torch.no_grad()
@@ -41,9 +39,8 @@ def reference_grid(ema: Networks, x_src: torch.Tensor, x_ref: torch.Tensor, y_re
 
     Inputs are float [-1, 1]; returns a uint8 (3, H, W) grid.
     """
-    rows = translation_rows(ema, x_src, ema.style_encoder(x_ref, y_ref), fan)
-    header = torch.cat([torch.ones_like(x_src[:1]), x_ref])
-    return make_grid(to_uint8(torch.cat([header, rows])), nrow=x_ref.size(0) + 1, padding=2, pad_value=255)
+    cells = translation_cells(x_src, translate_all(ema, x_src, ema.style_encoder(x_ref, y_ref), fan), x_ref)
+    return make_grid(to_uint8(cells), nrow=x_ref.size(0) + 1, padding=2, pad_value=255)
 
 
 @torch.no_grad()
@@ -55,8 +52,8 @@ def latent_grid(ema: Networks, x_src: torch.Tensor, num_domains: int, latent_dim
     z = z.repeat(num_domains, 1)
     y = torch.arange(num_domains, device=x_src.device).repeat_interleave(seeds_per_domain)
     styles = ema.mapping_network(z, y)
-    rows = translation_rows(ema, x_src, styles, fan)
-    return make_grid(to_uint8(rows), nrow=styles.size(0) + 1, padding=2, pad_value=255)
+    cells = translation_cells(x_src, translate_all(ema, x_src, styles, fan))
+    return make_grid(to_uint8(cells), nrow=styles.size(0) + 1, padding=2, pad_value=255)
 
 
 def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path, step: int,

@@ -30,10 +30,42 @@ def target_code(nets: Networks, batch: dict, mode: str, second: bool = False) ->
     return nets.style_encoder(batch["x_ref2" if second else "x_ref"], batch["y_trg"])
 
 
-def discriminator_loss(nets: Networks, batch: dict, mode: str, w: Weights, autocast, masks=None):
-    """D loss on real sources and on fakes made with latent or reference styles, plus R1 on reals.
+@dataclass
+class Translation:
+    """The forward half of a G step: both target codes, the encoded source and ``x_fake = G(x, s_trg)``."""
 
-    ``L_D = BCE(D_y(x), 1) + BCE(D_y'(G(x, s)), 0) + lambda_reg * R1``. The real branch runs in float32
+    s_trg: torch.Tensor
+    s_trg2: torch.Tensor
+    h: torch.Tensor
+    cache: dict
+    x_fake: torch.Tensor
+
+
+def translate(nets: Networks, batch: dict, mode: str, autocast, masks=None) -> Translation:
+    """Codes and fake of one latent or reference G step, with their graph (the source is encoded once)."""
+    with autocast():
+        s_trg, s_trg2 = target_code(nets, batch, mode), target_code(nets, batch, mode, second=True)
+        h, cache = nets.generator.encode_content(batch["x_src"], masks)
+        x_fake = nets.generator.decode_content(h, s_trg, cache, masks)
+    return Translation(s_trg, s_trg2, h, cache, x_fake)
+
+
+def discriminator_fakes(nets: Networks, batch: dict, latent: Translation, autocast, masks=None) -> dict:
+    """The fakes of the two D steps, made before either: ``{"latent": G(x, M(z1, y_trg)), "reference":
+    G(x, E(x_ref, y_trg))}``, detached.
+
+    G, M and E do not change during the D steps, so the latent G step's translation is the latent D fake
+    (StarGAN v2 computes it twice) and its encoded source serves the reference fake (only the decoder runs).
+    """
+    with torch.no_grad(), autocast():
+        reference = nets.generator.decode_content(latent.h, target_code(nets, batch, "reference"), latent.cache, masks)
+    return {"latent": latent.x_fake.detach(), "reference": reference}
+
+
+def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: Weights, autocast):
+    """D loss on the real sources and on one batch of fakes (target domains), plus R1 on the reals.
+
+    ``L_D = BCE(D_y(x), 1) + BCE(D_y'(x_fake), 0) + lambda_reg * R1``. The real branch runs in float32
     (autocast off) so the double-backward R1 term stays numerically safe under mixed precision.
     """
     x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_trg"]
@@ -43,16 +75,13 @@ def discriminator_loss(nets: Networks, batch: dict, mode: str, w: Weights, autoc
         loss_real = losses.adversarial_loss(out, 1)
         loss_reg = losses.r1_penalty(out, x_real) if w.reg > 0 else out.new_zeros(())
     with autocast():
-        with torch.no_grad():
-            s_trg = target_code(nets, batch, mode)
-            x_fake = nets.generator(x_real.detach(), s_trg, masks=masks)
-        loss_fake = losses.adversarial_loss(nets.discriminator(x_fake, y_trg).float(), 0)
+        loss_fake = losses.adversarial_loss(nets.discriminator(x_fake.detach(), y_trg).float(), 0)
     loss = loss_real + loss_fake + w.reg * loss_reg
     return loss, {"real": loss_real.detach(), "fake": loss_fake.detach(), "reg": loss_reg.detach()}
 
 
 def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: LossConfig, autocast,
-                   lpips_net=None, masks=None, fan=None):
+                   lpips_net=None, masks=None, fan=None, fwd: Translation | None = None):
     """G-side losses of one latent or reference iteration.
 
     Returns ``(main, smooth, terms)`` (``smooth`` is None while no smoothing term is active):
@@ -61,19 +90,19 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: Loss
     + l_sr L_SR`` (Eq. 1 and 3), which only involve style codes. They are returned apart so the caller
     can route ``smooth`` to the network that produced the codes.
 
-    Triplets: anchor and positive are the two target codes, the negative is the source-domain code
-    (``M(z1, y_src)`` in latent iterations, ``E(x_src, y_src)`` in reference ones, or the batch-hard
-    negative), kept only where ``y_trg != y_src``. SR uses the target code and ``E(x_src, y_src)``.
+    Triplets (:func:`smoothing_terms`): anchor and positive are the two target codes, kept only where
+    ``y_trg != y_src``; SR uses the target code and ``E(x_src, y_src)``.
 
     Face models (``w_hpf > 0``) translate with ``masks`` (FAN masks of ``x_src``) and reconstruct with the
     FAN masks of ``x_fake`` (computed without gradient), as StarGAN v2 does.
+
+    ``fwd`` is this step's :func:`translate` output when the caller made it earlier (with the same
+    parameters); it is computed here otherwise.
     """
     x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_trg"]
-    terms = {}
+    fwd = fwd or translate(nets, batch, mode, autocast, masks)
+    s_trg, s_trg2, h, cache, x_fake = fwd.s_trg, fwd.s_trg2, fwd.h, fwd.cache, fwd.x_fake
     with autocast():
-        s_trg, s_trg2 = target_code(nets, batch, mode), target_code(nets, batch, mode, second=True)
-        h, cache = nets.generator.encode_content(x_real, masks)  # shared by both translations
-        x_fake = nets.generator.decode_content(h, s_trg, cache, masks)
         loss_adv = losses.adversarial_loss(nets.discriminator(x_fake, y_trg).float(), 1)
         loss_sty = losses.style_reconstruction_loss(nets.style_encoder(x_fake, y_trg).float(), s_trg.float())
         if w.ds > 0:
@@ -91,8 +120,24 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: Loss
     else:
         loss_cont = x_fake.new_zeros((), dtype=torch.float32)
     main = loss_adv + w.sty * loss_sty - w.ds * loss_ds + w.cyc * loss_cyc + w.cont * loss_cont
+    loss_tri, loss_sr = smoothing_terms(nets, batch, mode, w, cfg, autocast, s_trg.float(), s_trg2.float(),
+                                        s_org.float())
+    active = [w_ * term for w_, term in ((w.tri, loss_tri), (w.sr, loss_sr)) if w_ > 0]
+    smooth = torch.stack(active).sum() if active else None
+    terms = dict(adv=loss_adv, sty=loss_sty, ds=loss_ds, cyc=loss_cyc, cont=loss_cont, tri=loss_tri, sr=loss_sr)
+    return main, smooth, {k: v.detach().float() for k, v in terms.items()}
 
-    s_trg, s_trg2, s_org = s_trg.float(), s_trg2.float(), s_org.float()
+
+def smoothing_terms(nets: Networks, batch: dict, mode: str, w: Weights, cfg: LossConfig, autocast,
+                    s_trg: torch.Tensor, s_trg2: torch.Tensor, s_org: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's triplet loss (Eq. 1) and SR (Eq. 3) on one step's codes, unweighted (0 where switched off).
+
+    The triplet negative is ``M(z1, y_src)`` in latent iterations and ``E(x_src, y_src)`` in reference ones (or
+    the batch-hard negative among all codes of the step); SR is computed (and logged) whenever
+    ``lambda_sr > 0``, also before its ramp-in starts: it is cheap.
+    """
+    y_org, y_trg = batch["y_src"], batch["y_trg"]
+    loss_tri = loss_sr = s_trg.new_zeros(())
     if w.tri > 0:
         if mode == "latent":
             with autocast():
@@ -105,11 +150,6 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: Loss
                 s_trg, y_trg, torch.cat([s_trg, s_trg2, s_neg]), torch.cat([y_trg, y_trg, y_org]))
             mask = mask & found
         loss_tri = losses.triplet_loss(s_trg, s_trg2, s_neg, cfg.tri_margin, mask)
-    else:
-        loss_tri = s_trg.new_zeros(())
-    # SR is cheap: computed (and logged) whenever enabled, also before its ramp-in starts
-    loss_sr = losses.style_regularization(s_trg, s_org) if cfg.lambda_sr > 0 else s_trg.new_zeros(())
-    active = [w_ * term for w_, term in ((w.tri, loss_tri), (w.sr, loss_sr)) if w_ > 0]
-    smooth = torch.stack(active).sum() if active else None
-    terms.update(adv=loss_adv, sty=loss_sty, ds=loss_ds, cyc=loss_cyc, cont=loss_cont, tri=loss_tri, sr=loss_sr)
-    return main, smooth, {k: v.detach().float() for k, v in terms.items()}
+    if cfg.lambda_sr > 0:
+        loss_sr = losses.style_regularization(s_trg, s_org)
+    return loss_tri, loss_sr

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from pathlib import Path
 
 import torch
 
@@ -13,7 +14,7 @@ from ..pretrained import build_lpips
 from .distributed import DistInfo, all_reduce_gradients, broadcast_module
 from .ema import update_ema
 from .schedules import ds_weight, ramp_weight
-from .step import Weights, discriminator_loss, generator_loss
+from .step import Weights, discriminator_fakes, discriminator_loss, generator_loss, translate
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,19 @@ class Trainer:
     Per iteration: D step with a latent-code fake, D step with a reference fake, G step with latent
     styles (updates G, M and E), G step with reference styles (updates G; and E through the triplet
     and SR terms when ``loss.smooth_trains_encoder``), then the EMA update of G, M and E.
+
+    G, M and E do not change before the latent G step, so its translation ``G(x, M(z1, y_trg))`` is made
+    once, with its graph, at the start: the latent D step gets it detached, and the reference D fake is
+    decoded from the same encoded source (:func:`discriminator_fakes`). StarGAN v2 computes both afresh;
+    the values are the same, a generator and an encoder pass are saved.
     """
 
     def __init__(self, cfg: Config, num_domains: int, device: torch.device, dist_info: DistInfo = DistInfo()):
         self.cfg, self.device, self.dist = cfg, device, dist_info
         t = cfg.train
         self.nets = build_networks(cfg.model, num_domains).to(device)
-        if t.channels_last:
+        self.channels_last = t.channels_last
+        if self.channels_last:
             for _, net in self.nets.items():
                 net.to(memory_format=torch.channels_last)
         if dist_info.enabled:
@@ -70,6 +77,11 @@ class Trainer:
             if not t.fan_weights:
                 raise ValueError(f"model.w_hpf={cfg.model.w_hpf:g} needs FAN face masks: set train.fan_weights to "
                                  "StarGAN v2's wing.ckpt (or a run's fan.safetensors)")
+            if not Path(t.fan_weights).is_file():
+                raise FileNotFoundError(
+                    f"train.fan_weights={t.fan_weights} does not exist: the FAN face-mask network of model.w_hpf > 0 "
+                    "is StarGAN v2's wing.ckpt (fetch it with StarGAN v2's `bash download.sh wing`, or from "
+                    "https://www.dropbox.com/s/tjxpypwpt38926e/wing.ckpt?dl=0) and pass its path")
             self.fan = load_fan(t.fan_weights, device)
         self.lpips, self.lpips_provenance = (None, "off")
         if cfg.loss.lambda_cont > 0:
@@ -77,9 +89,11 @@ class Trainer:
             self.lpips = net.to(device)
 
     def weights(self, step: int) -> Weights:
-        """Loss weights at ``step`` (decayed ds, ramped SR)."""
+        """Loss weights at ``step`` (decayed ds, ramped SR, lazy R1: ``r1_every * lambda_reg`` every
+        ``r1_every``-th step and 0 in between)."""
         c = self.cfg.loss
-        return Weights(reg=c.lambda_reg, sty=c.lambda_sty, ds=ds_weight(step, c.lambda_ds, c.ds_iter),
+        reg = c.lambda_reg * c.r1_every if step % c.r1_every == 0 else 0.0
+        return Weights(reg=reg, sty=c.lambda_sty, ds=ds_weight(step, c.lambda_ds, c.ds_iter),
                        cyc=c.lambda_cyc, tri=c.lambda_tri, sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp),
                        cont=c.lambda_cont)
 
@@ -103,16 +117,18 @@ class Trainer:
         w, nets, cfg = self.weights(step), self.nets, self.cfg.loss
         masks = self.fan.face_masks(batch["x_src"]) if self.fan is not None else None
         out = {}
+        latent = translate(nets, batch, "latent", self.autocast, masks)
+        fakes = discriminator_fakes(nets, batch, latent, self.autocast, masks)
         nets.discriminator.requires_grad_(True)
         for mode in ("latent", "reference"):
-            loss, terms = discriminator_loss(nets, batch, mode, w, self.autocast, masks)
+            loss, terms = discriminator_loss(nets, batch, fakes[mode], w, self.autocast)
             self._update([(loss, ["discriminator"])], ["discriminator"])
             out.update({f"D/{mode}/{k}": v for k, v in terms.items()})
         nets.discriminator.requires_grad_(False)  # G steps need gradients through D, not into it
         gme = ["generator", "mapping_network", "style_encoder"]
         for mode in ("latent", "reference"):
-            main, smooth, terms = generator_loss(nets, batch, mode, w, cfg, self.autocast, self.lpips,
-                                                 masks, self.fan)
+            main, smooth, terms = generator_loss(nets, batch, mode, w, cfg, self.autocast, self.lpips, masks,
+                                                 self.fan, latent if mode == "latent" else None)
             if mode == "latent":
                 self._update([(main if smooth is None else main + smooth, gme)], gme)
             elif cfg.smooth_trains_encoder and smooth is not None:

@@ -1,0 +1,23 @@
+"""``i2i app``: serve the Gradio interpolation app for a run."""
+from __future__ import annotations
+
+from .common import add_checkpoint, add_metric_weights, bounded
+
+
+def add_parser(sub):
+    p = sub.add_parser("app", help="serve the Gradio interpolation app for a run")
+    add_checkpoint(p)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=bounded(int, 1, 65535), help="port (default: the first free one from 7860)")
+    p.add_argument("--data", help="dataset root for example images (default: the run's data.root)")
+    p.add_argument("--out-dir", help="folder for the app's outputs (default: a fresh temporary folder)")
+    add_metric_weights(p, "the LPIPS AlexNet weights (for the PS score)")
+    return p
+
+
+def run(args) -> int:
+    from app import launch
+
+    launch(args.checkpoint, host=args.host, port=args.port, device=args.device, out_dir=args.out_dir,
+           data=args.data, weights_dir=args.weights_dir, random_weights=args.random_weights)
+    return 0

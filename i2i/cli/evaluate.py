@@ -1,0 +1,51 @@
+"""``i2i eval``: the paper's metrics (and content / domain accuracy) of a trained model, as a report."""
+from __future__ import annotations
+
+from .common import MAX_SEED, add_checkpoint, add_metric_weights, add_progress, bounded, comma_list
+
+
+def add_parser(sub):
+    p = sub.add_parser("eval", help="FID, LPIPS diversity, FRD and Perceptual Smoothness of a trained model")
+    add_checkpoint(p)
+    p.add_argument("--data", required=True, help="dataset root in StarGAN v2 layout (sources from val/)")
+    p.add_argument("--metrics", help="comma list from fid,lpips,ps,frd,content,domain_acc (default: fid,lpips,ps,"
+                   "domain_acc; frd for face models; content when DATA has a manifest.csv)")
+    p.add_argument("--tasks", help="comma list of src2trg tasks, e.g. cat2dog,dog2cat (default: every pair)")
+    p.add_argument("--num-sources", type=bounded(int, 1, 10**7), help="source images per domain (default: all of val/)")
+    p.add_argument("--steps", type=bounded(int, 2, 200), default=20, help="frames per interpolation (default 20)")
+    p.add_argument("--frames", choices=["endpoints", "authors"], default="endpoints",
+                   help="alphas t/(F-1) with both end points (paper text) or t/F (authors' PS script)")
+    p.add_argument("--mode", choices=["latent", "reference"], default="latent", help="where style codes come from")
+    p.add_argument("--distance", choices=["lpips", "sqrt-lpips"], default="lpips", help="PS distance")
+    p.add_argument("--num-outs", type=bounded(int, 2, 1000), default=10, help="translations per source (LPIPS, FRD)")
+    p.add_argument("--fid-protocol", choices=["interpolation", "translation"], default="interpolation",
+                   help="FID on interpolation frames (paper) or on random translations (StarGAN v2)")
+    p.add_argument("--real-split", default="train", help="split holding FID's real images (default train)")
+    p.add_argument("--batch-size", type=bounded(int, 1, 65536), default=40, help="images per generator forward")
+    p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0)
+    p.add_argument("--out", default="eval/report.json", help="JSON report (Markdown written next to it)")
+    add_metric_weights(p, "pretrained metric weights (Inception, AlexNet, VGGFace2)")
+    p.add_argument("--stats-cache", help="folder for cached real-image FID statistics ('' disables)")
+    p.add_argument("--save-images", help="also write every generated image under this folder")
+    add_progress(p)
+    return p
+
+
+def run(args) -> int:
+    from evaluation import EvalSettings, evaluate, write_report
+    from evaluation.report import task_table
+
+    settings = EvalSettings(
+        checkpoint=args.checkpoint, data=args.data, metrics=comma_list(args.metrics), tasks=comma_list(args.tasks),
+        num_sources=args.num_sources, steps=args.steps, include_end=args.frames == "endpoints", mode=args.mode,
+        distance=args.distance, num_outs=args.num_outs, fid_protocol=args.fid_protocol, real_split=args.real_split,
+        batch_size=args.batch_size, seed=args.seed, weights_dir=args.weights_dir,
+        random_weights=args.random_weights, device=args.device, stats_cache=args.stats_cache,
+        save_images=args.save_images, progress=not args.no_progress)
+    report = evaluate(settings)
+    json_path, md_path = write_report(report, args.out)
+    print(task_table(report))
+    for note in report["notes"]:
+        print(f"note: {note}")
+    print(f"report: {json_path} and {md_path}")
+    return 0

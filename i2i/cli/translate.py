@@ -1,0 +1,49 @@
+"""``i2i translate``: translate images to a domain under a seed or reference style, or write a grid."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import MAX_SEED, add_checkpoint, bounded, input_images
+
+
+def add_parser(sub):
+    p = sub.add_parser("translate", help="translate images to a domain (seed or reference style), or a grid")
+    add_checkpoint(p)
+    p.add_argument("--input", required=True, help="an image or a folder of images")
+    p.add_argument("--domain", required=True, help="target domain name")
+    p.add_argument("--reference", action="append", default=[], help="reference image (repeat for --grid columns)")
+    p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0,
+                   help="mapping-network seed when no reference is given")
+    p.add_argument("--grid", action="store_true", help="one PNG: sources x references (or x seeds)")
+    p.add_argument("--grid-seeds", type=bounded(int, 1, 64), default=4, help="columns of a grid without references")
+    p.add_argument("--out", required=True, help="output folder (or .png file for --grid)")
+    return p
+
+
+def run(args) -> int:
+    from PIL import Image
+
+    from ..inference import StyleSpec, Translator
+    from ..media import grid_image, save_png
+
+    translator = Translator.load(args.checkpoint, args.device)
+    files = input_images(args.input)
+    out = Path(args.out)
+    if args.grid:
+        specs = [StyleSpec(args.domain, reference=r) for r in args.reference] or \
+            [StyleSpec(args.domain, seed=args.seed + k) for k in range(args.grid_seeds)]
+        cells = translator.translation_grid(files, specs)
+        path = out if out.suffix == ".png" else out / f"grid_{args.domain}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid_image(cells, ncol=len(specs) + 1)).save(path)
+        print(f"grid ({len(files)} sources x {len(specs)} styles): {path}")
+        return 0
+    if len(args.reference) > 1:
+        raise ValueError("one --reference per translation; pass several only with --grid")
+    spec = StyleSpec(args.domain, seed=args.seed, reference=args.reference[0] if args.reference else None)
+    images = translator.translate(files, spec)
+    out.mkdir(parents=True, exist_ok=True)
+    for f, image in zip(files, images):
+        save_png(image, out / f"{f.stem}_to_{args.domain}.png")
+    print(f"wrote {len(files)} translation(s) to {out}")
+    return 0

@@ -1,0 +1,166 @@
+"""The run directory: the one place that knows its file names, reads its files and writes files atomically.
+
+Layout (written by ``i2i train`` and ``i2i convert``, read by inference, evaluation and the app)::
+
+    RUN/config.yaml                 the full Config
+    RUN/domains.json                {"domains": [name, ...]} in label order
+    RUN/fan.safetensors             FAN face-mask network (face models, ``model.w_hpf > 0``)
+    RUN/checkpoints/latest          names the newest complete checkpoint
+    RUN/checkpoints/step_NNNNNNN/   nets.safetensors (G, M, E, D), nets_ema.safetensors (EMA G, M, E),
+                                    state.pt (optimisers; training only, see i2i.training.checkpoint)
+
+Nothing here imports the training stack, so inference, evaluation and the app load without it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+CONFIG_FILE, DOMAINS_FILE, FAN_FILE = "config.yaml", "domains.json", "fan.safetensors"
+CHECKPOINTS, LATEST = "checkpoints", "latest"
+NETS_FILE, EMA_FILE, STATE_FILE = "nets.safetensors", "nets_ema.safetensors", "state.pt"
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's tensors do not fit the configured networks."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, corrupt, or not a weights-only file."""
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``: readers see the old
+    file or the whole new one, never a partial one (also when ``write`` raises or the process is killed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Atomically write a text file."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: str | Path, data) -> Path:
+    """Atomically write ``data`` as indented JSON."""
+    return write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_domains(run_dir: str | Path, domains: list[str]) -> Path:
+    """``RUN/domains.json``: the domain names in label order."""
+    return write_json(Path(run_dir) / DOMAINS_FILE, {"domains": list(domains)})
+
+
+def read_domains(run_dir: str | Path) -> list[str]:
+    """The domain names of a run, in label order."""
+    return list(json.loads((Path(run_dir) / DOMAINS_FILE).read_text())["domains"])
+
+
+def write_weights(path: str | Path, module: nn.Module) -> Path:
+    """Atomically write a module's state dict as safetensors (contiguous CPU copies)."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    return atomic_write(path, lambda tmp: save_file(state, str(tmp)))
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, or CorruptCheckpointError naming the file."""
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise CorruptCheckpointError(f"{path} is missing") from None
+    except Exception as err:  # safetensors raises SafetensorError / OSError for truncated or corrupt files
+        raise CorruptCheckpointError(f"{path} is unreadable (truncated or corrupt: {err})") from None
+
+
+def describe_mismatch(model: nn.Module, state: dict[str, torch.Tensor], name: str) -> list[str]:
+    """Human-readable differences between a module's state dict and ``state`` (by name and shape)."""
+    own = model.state_dict()
+    lines = [f"{name}.{k}: missing from the checkpoint" for k in own if k not in state]
+    lines += [f"{name}.{k}: in the checkpoint but not in the model" for k in state if k not in own]
+    lines += [f"{name}.{k}: shape {tuple(state[k].shape)} in the checkpoint, {tuple(v.shape)} in the model"
+              for k, v in own.items() if k in state and state[k].shape != v.shape]
+    return lines
+
+
+def load_flat_state(nets, flat: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``{"generator.from_rgb.weight": tensor, ...}`` into ``nets`` (an ``i2i.models.Networks``); raise
+    CheckpointMismatchError naming every difference."""
+    problems, per_net = [], {}
+    for name, net in nets.items():
+        prefix = name + "."
+        part = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
+        problems += describe_mismatch(net, part, name)
+        per_net[name] = part
+    if problems:
+        shown = "\n  ".join(problems[:12]) + (f"\n  ... and {len(problems) - 12} more" if len(problems) > 12 else "")
+        raise CheckpointMismatchError(
+            f"{source} does not fit the configured networks:\n  {shown}\n"
+            "Check model.img_size, model.max_conv_dim, model.base_dim, model.style_dim, model.latent_dim, "
+            f"model.hidden_dim, model.w_hpf and the number of domains against the run's {CONFIG_FILE}.")
+    for name, net in nets.items():
+        net.load_state_dict(per_net[name])
+
+
+def complete_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Checkpoint folders holding all three files, newest first (interrupted saves never qualify)."""
+    root = Path(run_dir) / CHECKPOINTS
+    folders = [p for p in root.glob("step_*") if all((p / f).is_file() for f in (NETS_FILE, EMA_FILE, STATE_FILE))]
+    return sorted(folders, key=lambda p: p.name, reverse=True)
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint named by ``RUN/checkpoints/latest``; when that pointer is missing or names an incomplete
+    or deleted folder, the newest complete checkpoint (with a warning); None when there is none."""
+    root = Path(run_dir) / CHECKPOINTS
+    pointer = root / LATEST
+    complete = complete_checkpoints(run_dir)
+    if pointer.is_file():
+        named = root / pointer.read_text().strip()
+        if named in complete:
+            return named
+        if complete:
+            log.warning("%s names %s, which is not a complete checkpoint: using %s", pointer, named.name,
+                        complete[0].name)
+    return complete[0] if complete else None
+
+
+def resolve_checkpoint(path: str | Path) -> tuple[Path, Path]:
+    """``(run_dir, weights_file)`` for a run directory, a checkpoint folder or a ``nets_ema.safetensors`` file."""
+    path = Path(path)
+    if path.is_file():
+        weights, run_dir = path, path.parent.parent.parent
+    elif (path / EMA_FILE).is_file():
+        weights, run_dir = path / EMA_FILE, path.parent.parent
+    elif path.is_dir():
+        folder = latest_checkpoint(path)
+        if folder is None:
+            raise FileNotFoundError(f"{path} holds no checkpoint: expected RUN/{CHECKPOINTS}/{LATEST} "
+                                    f"(train one with `i2i train`) or a checkpoint folder with {EMA_FILE}")
+        weights, run_dir = folder / EMA_FILE, path
+    else:
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if not (run_dir / CONFIG_FILE).is_file() or not (run_dir / DOMAINS_FILE).is_file():
+        raise FileNotFoundError(f"{run_dir} lacks {CONFIG_FILE} or {DOMAINS_FILE}: pass a run directory written by "
+                                "`i2i train` (or a checkpoint inside one)")
+    return run_dir, weights
