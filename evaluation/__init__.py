@@ -1,7 +1,8 @@
 """Evaluation metrics with the paper's protocols: FID, LPIPS diversity, FRD and Perceptual Smoothness (PS).
 
 One module per metric holds pure functions on tensors or features (``fid``, ``lpips_diversity``, ``frd``,
-``ps``); ``protocols`` generates the images; ``evaluate`` runs every task; ``report`` writes JSON/Markdown.
+``ps``, ``content``, ``domain_accuracy``); ``metrics`` registers one scoring function per metric;
+``protocols`` generates the images; ``evaluate`` runs every task; ``report`` writes JSON/Markdown.
 """
 from .evaluate import EvalSettings, evaluate
 from .report import write_report

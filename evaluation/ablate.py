@@ -27,7 +27,7 @@ from i2i.rundir import latest_checkpoint, write_json, write_text
 from .evaluate import EvalSettings, evaluate
 from .perceptual import LPIPSDistance
 from .ps import perceptual_smoothness, sequence_distances
-from .report import COLUMNS
+from .metrics import columns
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ def table_markdown(summary: dict, random_weights: bool, seeds: int) -> str:
     """The paper's Table 4 layout (one row per variant) with content IoU and domain accuracy added."""
     keys = [k for k in TABLE_KEYS if any(k in row for row in summary.values())]
     tag = f" [{RANDOM_WEIGHTS}]" if random_weights else ""
-    header = "| Model | " + " | ".join(f"{COLUMNS[k][0]} {COLUMNS[k][1]}" + (tag if COLUMNS[k][2] else "")
+    known = columns()
+    header = "| Model | " + " | ".join(f"{known[k][0]} {known[k][1]}" + (tag if known[k][2] else "")
                                       for k in keys) + " |"
     lines = [header, "|---|" + "---:|" * len(keys)]
     for name, row in summary.items():

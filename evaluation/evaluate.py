@@ -11,23 +11,22 @@ import torch
 from tqdm import tqdm
 
 from i2i.data.dataset import DomainImages, scan_split
-from i2i.data.images import to_float, to_uint8
+from i2i.data.images import to_float
 from i2i.inference import Translator
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
 from . import content, protocols
-from .domain_accuracy import load_or_train_classifier, predict, real_accuracy
-from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics, inception_features
-from .frd import build_face_embedder, face_embeddings, face_recognition_distance
-from .lpips_diversity import lpips_diversity
+from .domain_accuracy import load_or_train_classifier, real_accuracy
+from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics
+from .frd import build_face_embedder
+from .metrics import REGISTRY, GeneratedBatch
 from .perceptual import DISTANCES, LPIPSDistance
-from .ps import interpolation_alphas, perceptual_smoothness, sequence_distances
+from .ps import interpolation_alphas
 from .real_stats import default_cache_dir, real_statistics
 from .report import build_report
 
 log = logging.getLogger(__name__)
 
-METRICS = ("fid", "lpips", "ps", "frd", "content", "domain_acc")
 FID_PROTOCOLS = ("interpolation", "translation")
 
 
@@ -58,9 +57,9 @@ class EvalSettings:
     progress: bool = True
 
     def validate(self) -> "EvalSettings":
-        unknown = set(self.metrics or ()) - set(METRICS)
+        unknown = set(self.metrics or ()) - set(REGISTRY)
         if unknown:
-            raise ValueError(f"unknown metric(s) {', '.join(sorted(unknown))}: choose from {', '.join(METRICS)}")
+            raise ValueError(f"unknown metric(s) {', '.join(sorted(unknown))}: choose from {', '.join(REGISTRY)}")
         checks = [(self.steps >= 2, f"--steps must be at least 2, got {self.steps}"),
                   (self.num_outs >= 2, f"--num-outs must be at least 2, got {self.num_outs}"),
                   (self.num_sources is None or self.num_sources >= 1, "--num-sources must be at least 1"),
@@ -79,6 +78,7 @@ class _Context:
 
     def __init__(self, s: EvalSettings, translator: Translator, metrics: list[str]):
         self.s, self.translator, self.metrics = s, translator, metrics
+        networks = {net for name in metrics for net in REGISTRY[name].networks}
         self.val = DomainImages(s.data, "val", translator.img_size, progress=s.progress)
         if self.val.domains != translator.domains:
             raise ValueError(f"{s.data}/val has domains {self.val.domains}, the model was trained on "
@@ -87,26 +87,26 @@ class _Context:
         self.alphas = interpolation_alphas(s.steps, s.include_end)
         self.weights: dict[str, str] = {}
         device = translator.device
-        if "lpips" in metrics or "ps" in metrics:
+        if "lpips" in networks:
             net, self.weights["lpips"] = build_lpips(s.random_weights, allow_random_fallback=False,
                                                      weights_dir=s.weights_dir)
             self.lpips_net = net.to(device)
             self.distance = LPIPSDistance(self.lpips_net, s.distance)
             self.diversity = LPIPSDistance(self.lpips_net, "lpips")
-        if "fid" in metrics:
+        if "inception" in networks:
             net, self.weights["inception"] = build_inception(s.random_weights, s.weights_dir)
             self.inception = net.to(device)
             self.real: dict[int, tuple] = {}
             self.real_files: tuple[list[str], list[list[Path]]] | None = None
             self.cache_hits: dict[str, bool] = {}
             self.fewest_fid_images = FEATURE_DIM
-        if "frd" in metrics:
+        if "facenet" in networks:
             net, self.weights["facenet"] = build_face_embedder(s.random_weights, s.weights_dir)
             self.facenet = net.to(device)
         self.references: dict[str, float] = {}
-        if "content" in metrics:
+        if "content_truth" in networks:
             self._load_content_truth()
-        if "domain_acc" in metrics:
+        if "classifier" in networks:
             net, _ = load_or_train_classifier(s.data, translator.img_size, self.cache_dir, s.progress)
             self.classifier = net.to(device)
             self.references["domain_acc_real_val"] = real_accuracy(self.classifier, self.val)
@@ -164,76 +164,43 @@ class _Context:
             protocols.save_generated(images, Path(self.s.save_images) / task / kind, first)
 
 
-def _needs(metrics: list[str], fid_protocol: str) -> tuple[bool, bool]:
-    """Whether the interpolation pass and the translation pass have to run."""
-    fid = "fid" in metrics
-    return (bool({"ps", "content"} & set(metrics)) or (fid and fid_protocol == "interpolation"),
-            bool({"lpips", "frd", "content", "domain_acc"} & set(metrics)) or (fid and fid_protocol == "translation"))
+PURPOSES = {"inter": 0, "intra": 1, "translations": 2}  # seeds of the per-task generators (see task_generator)
+SAVED_AS = {"inter": "interpolation", "intra": "interpolation_intra", "translations": "translation"}
 
 
-def _interpolation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) -> dict:
-    """PS over inter-domain (s_0 from src, s_T from trg) and intra-domain (both from trg) sequences; the
-    inter-domain frames are also the paper's FID images."""
-    s, out = ctx.s, {}
-    ps = "ps" in ctx.metrics
-    fid_here = "fid" in ctx.metrics and s.fid_protocol == "interpolation"
-    path_iou: list[torch.Tensor] = []
-    per_batch = max(1, s.batch_size // s.steps)
-    for name, first, purpose in [("ps_inter", src, 0), ("ps_intra", trg, 1)][: 2 if ps else 1]:
-        g = protocols.task_generator(s.seed, src, trg, purpose)
-        terms, fake = [], FeatureStatistics()
-        for start, x in protocols.source_batches(ctx.val, src, s.num_sources, per_batch):
-            frames = protocols.interpolation_frames(ctx.translator, ctx.sampler, x, first, trg, ctx.alphas, g)
-            if ps:
-                terms.append(torch.stack(perceptual_smoothness(*sequence_distances(ctx.distance, frames))))
-            if fid_here and name == "ps_inter":
-                fake.add(inception_features(ctx.inception, to_uint8(frames.flatten(0, 1))))
-            if "content" in ctx.metrics and name == "ps_inter":
-                path_iou.append(ctx.content_scores(frames, src, start)["iou"])
-            ctx.save(frames, task, "interpolation" if name == "ps_inter" else "interpolation_intra", start)
-            bar.update(x.size(0))
-        if terms:
-            value, align, uni = torch.cat(terms, 1).mean(1).tolist()
-            out.update({name: value, f"{name}_alignment": align, f"{name}_uniformity": uni})
-        if fid_here and name == "ps_inter":
-            out["fid"] = ctx.fid(trg, fake)
-    if path_iou:
-        out["path_iou"] = torch.cat(path_iou).mean().item()
-    return out
+def scorers_by_set(metrics: list[str], settings: EvalSettings) -> dict[str, list]:
+    """For each image set, the registered metrics that score it (sets nobody needs are not generated)."""
+    by_set: dict[str, list] = {}
+    for name in metrics:
+        for kind in REGISTRY[name].image_sets(settings):
+            by_set.setdefault(kind, []).append(REGISTRY[name])
+    return {kind: by_set[kind] for kind in PURPOSES if kind in by_set}
 
 
-def _translation_metrics(ctx: _Context, src: int, trg: int, task: str, bar) -> dict:
-    s, out = ctx.s, {}
-    fid_here = "fid" in ctx.metrics and s.fid_protocol == "translation"
-    g = protocols.task_generator(s.seed, src, trg, 2)
-    diversity, frd, fake, iou, com, hits = [], [], FeatureStatistics(), [], [], []
-    for start, x in protocols.source_batches(ctx.val, src, s.num_sources, max(1, s.batch_size // s.num_outs)):
-        outs = protocols.random_translations(ctx.translator, ctx.sampler, x, trg, s.num_outs, g)
-        if "lpips" in ctx.metrics:
-            diversity.append(lpips_diversity(ctx.diversity, outs))
-        if "frd" in ctx.metrics:
-            emb = face_embeddings(ctx.facenet, outs.flatten(0, 1)).view(*outs.shape[:2], -1)
-            frd.append(face_recognition_distance(face_embeddings(ctx.facenet, x), emb).flatten())
-        if fid_here:
-            fake.add(inception_features(ctx.inception, to_uint8(outs.flatten(0, 1))))
-        if "content" in ctx.metrics:
-            scores = ctx.content_scores(outs, src, start)
-            iou.append(scores["iou"])
-            com.append(scores["com_error"])
-        if "domain_acc" in ctx.metrics:
-            hits.append((predict(ctx.classifier, outs.flatten(0, 1)) == trg).float())
-        ctx.save(outs, task, "translation", start)
+def _generate(ctx: _Context, kind: str, x: torch.Tensor, src: int, trg: int, g: torch.Generator) -> torch.Tensor:
+    if kind == "translations":
+        return protocols.random_translations(ctx.translator, ctx.sampler, x, trg, ctx.s.num_outs, g)
+    first = src if kind == "inter" else trg
+    return protocols.interpolation_frames(ctx.translator, ctx.sampler, x, first, trg, ctx.alphas, g)
+
+
+def _score_set(ctx: _Context, kind: str, metrics: list, src: int, trg: int, task: str, bar) -> dict[str, float]:
+    """Generate one image set of a task batch by batch, score every batch with each metric, reduce per metric."""
+    s = ctx.s
+    per_source = s.num_outs if kind == "translations" else s.steps
+    g = protocols.task_generator(s.seed, src, trg, PURPOSES[kind])
+    collected: dict[str, dict[str, list]] = {m.name: {} for m in metrics}
+    for start, x in protocols.source_batches(ctx.val, src, s.num_sources, max(1, s.batch_size // per_source)):
+        images = _generate(ctx, kind, x, src, trg, g)
+        batch = GeneratedBatch(images, kind, x, src, trg, start)
+        for metric in metrics:
+            for key, value in metric.score(ctx, batch).items():
+                collected[metric.name].setdefault(key, []).append(value)
+        ctx.save(images, task, SAVED_AS[kind], start)
         bar.update(x.size(0))
-    if diversity:
-        out["lpips"] = torch.cat(diversity).mean().item()
-    if frd:
-        out["frd"] = torch.cat(frd).mean().item()
-    if fid_here:
-        out["fid"] = ctx.fid(trg, fake)
-    if iou:
-        out["content_iou"], out["com_error"] = torch.cat(iou).mean().item(), torch.cat(com).mean().item()
-    if hits:
-        out["domain_acc"] = torch.cat(hits).mean().item()
+    out: dict[str, float] = {}
+    for metric in metrics:
+        out.update(metric.reduce(ctx, trg, collected[metric.name]))
     return out
 
 
@@ -242,15 +209,11 @@ def resolve_metrics(requested: tuple[str, ...] | None, translator: Translator,
     """The metrics to compute and notes about skipped ones: FRD only for face models and content only for data
     with a content manifest, unless asked for."""
     if requested:
-        return [m for m in METRICS if m in requested], []
-    chosen, notes = ["fid", "lpips", "ps", "domain_acc"], []
-    if translator.cfg.model.w_hpf > 0:
-        chosen.append("frd")
-    else:
-        notes.append("FRD skipped: the model is not a face model (model.w_hpf == 0); ask for it with --metrics frd")
-    if data is not None and content.read_manifest(data) is not None:
-        chosen.append("content")
-    return [m for m in METRICS if m in chosen], notes
+        return [m for m in REGISTRY if m in requested], []
+    chosen = [name for name, metric in REGISTRY.items() if metric.default(translator, data)]
+    notes = [] if "frd" in chosen else [
+        "FRD skipped: the model is not a face model (model.w_hpf == 0); ask for it with --metrics frd"]
+    return chosen, notes
 
 
 def select_tasks(domains: list[str], names: tuple[str, ...] | None) -> list[tuple[int, int]]:
@@ -278,15 +241,15 @@ def evaluate(settings: EvalSettings) -> dict:
     tasks = select_tasks(translator.domains, s.tasks)
     per_task: dict[str, dict] = {}
     sources = sum(len(ctx.val.domain_indices(src)[:s.num_sources]) for src, _ in tasks)
-    interpolation, translation = _needs(metrics, s.fid_protocol)
-    passes = interpolation + ("ps" in metrics) + translation
-    with tqdm(total=sources * passes, desc="eval", unit="src", disable=not s.progress) as bar:
+    by_set = scorers_by_set(metrics, s)
+    with tqdm(total=sources * len(by_set), desc="eval", unit="src", disable=not s.progress) as bar:
         for src, trg in tasks:
             task = f"{translator.domains[src]}2{translator.domains[trg]}"
             bar.set_postfix_str(task)
+            per_task[task] = {}
             with torch.inference_mode():
-                per_task[task] = {**(_interpolation_metrics(ctx, src, trg, task, bar) if interpolation else {}),
-                                  **(_translation_metrics(ctx, src, trg, task, bar) if translation else {})}
+                for kind, scorers in by_set.items():
+                    per_task[task].update(_score_set(ctx, kind, scorers, src, trg, task, bar))
     if "fid" in metrics and ctx.fewest_fid_images < FEATURE_DIM:
         notes.append(f"FID from as few as {ctx.fewest_fid_images} images per set (< {FEATURE_DIM}): the covariance "
                      "is singular and FID biased upwards; compare only FIDs computed from the same image counts")

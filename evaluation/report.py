@@ -8,18 +8,8 @@ from pathlib import Path
 from i2i.rundir import resolve_checkpoint, write_json, write_text
 from i2i.pretrained import RANDOM_WEIGHTS
 
-# report key -> (column title, better direction, metric network whose weights it depends on)
-COLUMNS = {
-    "fid": ("FID", "↓", "inception"),
-    "lpips": ("LPIPS", "↑", "lpips"),
-    "ps_inter": ("PS inter", "↑", "lpips"),
-    "ps_intra": ("PS intra", "↑", "lpips"),
-    "frd": ("FRD", "↓", "facenet"),
-    "content_iou": ("Content IoU", "↑", None),
-    "com_error": ("Centre err px", "↓", None),
-    "path_iou": ("Path IoU", "↑", None),
-    "domain_acc": ("Domain acc", "↑", None),
-}
+from .metrics import columns
+
 REFERENCES = {  # reference points printed beside the content metrics
     "content_iou_source": "content IoU of the sources themselves (segmentation's ceiling)",
     "content_iou_centred_disc": "content IoU of a fixed centred disc (a model that ignores content)",
@@ -42,21 +32,21 @@ def _versions() -> dict[str, str]:
 
 def column_label(key: str, weights: dict[str, str]) -> str:
     """``"FID ↓"``, or ``"FID ↓ [random-weights]"`` when its metric network had random weights."""
-    title, arrow, net = COLUMNS[key]
+    title, arrow, net = columns()[key]
     return f"{title} {arrow}" + (f" [{RANDOM_WEIGHTS}]" if weights.get(net) == RANDOM_WEIGHTS else "")
 
 
 def build_report(settings, translator, per_task: dict[str, dict], weights: dict[str, str], notes: list[str],
                  elapsed_s: float, settings_dict: dict, references: dict[str, float] | None = None) -> dict:
     """The JSON-ready report: one entry per metric with its label, weights, per-task values and mean."""
-    metrics = {}
-    for key in COLUMNS:
+    metrics, known = {}, columns()
+    for key in known:
         values = {task: v[key] for task, v in per_task.items() if key in v}
         if values:
-            net = COLUMNS[key][2]
+            net = known[key][2]
             metrics[key] = {"label": column_label(key, weights), "weights": weights.get(net, ""),
                             "tasks": values, "mean": sum(values.values()) / len(values)}
-    details = {task: {k: v for k, v in values.items() if k not in COLUMNS} for task, values in per_task.items()}
+    details = {task: {k: v for k, v in values.items() if k not in known} for task, values in per_task.items()}
     return {
         "model": resolve_checkpoint(settings.checkpoint)[0].name,
         "checkpoint": translator.source,
@@ -113,7 +103,7 @@ def paper_table(report: dict) -> str:
     cells = [report["model"] + (f" [{RANDOM_WEIGHTS}: {', '.join(random)}]" if random else "")]
     for key, m in metrics.items():
         for task, value in [*m["tasks"].items(), ("mean", m["mean"])]:
-            header.append(f"{COLUMNS[key][0]} {COLUMNS[key][1]} {task}")
+            header.append(f"{columns()[key][0]} {columns()[key][1]} {task}")
             cells.append(_fmt(value))
     return "\n".join(["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1),
                       "| " + " | ".join(cells) + " |"])

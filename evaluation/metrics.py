@@ -1,0 +1,151 @@
+"""The metric registry: each metric is one function that scores one batch of generated images.
+
+``i2i eval`` generates three image sets per task (the protocols of the paper, Sec. 5) and hands every batch
+to each registered metric that asked for that set:
+
+- ``inter``: inter-domain interpolation frames (N, F, 3, S, S), s_0 from the source domain, s_T from the target;
+- ``intra``: intra-domain interpolation frames, both ends from the target domain;
+- ``translations``: K random translations per source to the target domain (N, K, 3, S, S).
+
+A metric function returns per-sample tensors (averaged over the task) or, with ``reduce``, anything its
+reducer turns into numbers at the end of the task. Adding a metric is one decorated function here (plus, if it
+needs a new network, loading that network in ``evaluate._Context``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from i2i.data.images import to_uint8
+
+from .content import read_manifest
+from .domain_accuracy import predict
+from .fid import FeatureStatistics, inception_features
+from .frd import face_embeddings, face_recognition_distance
+from .lpips_diversity import lpips_diversity
+from .ps import perceptual_smoothness, sequence_distances
+
+IMAGE_SETS = ("inter", "intra", "translations")
+
+
+@dataclass(frozen=True)
+class GeneratedBatch:
+    """What a metric function receives: generated ``images`` (N, F or K, 3, S, S) in [-1, 1] of one image set
+    (``kind``), the N ``sources`` they were made from (the ``first``-th onwards of domain ``src``) and ``trg``."""
+
+    images: torch.Tensor
+    kind: str
+    sources: torch.Tensor
+    src: int
+    trg: int
+    first: int
+
+
+def mean_of_batches(ctx, trg: int, batches: dict[str, list[torch.Tensor]]) -> dict[str, float]:
+    """The default reducer: each key's per-sample values concatenated over the task's batches and averaged."""
+    return {key: torch.cat([v.flatten() for v in values]).mean().item() for key, values in batches.items()}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One registered metric.
+
+    name : what ``--metrics`` calls it; columns : report key -> (title, better direction, metric network whose
+    weights the value depends on, or None); image_sets : which sets it scores, given the EvalSettings;
+    networks : what ``evaluate._Context`` must load for it; default : whether ``i2i eval`` computes it when
+    ``--metrics`` is not given (called with the translator and the data root).
+    """
+
+    name: str
+    score: Callable
+    columns: dict[str, tuple[str, str, str | None]]
+    image_sets: Callable
+    networks: tuple[str, ...] = ()
+    reduce: Callable = mean_of_batches
+    default: Callable = lambda translator, data: True  # noqa: E731
+
+
+REGISTRY: dict[str, Metric] = {}
+
+
+def register(name: str, columns: dict, image_sets, networks: tuple[str, ...] = (), reduce: Callable = mean_of_batches,
+             default: Callable | None = None):
+    """Decorator: add ``score(ctx, batch: GeneratedBatch) -> dict`` to the registry.
+
+    ``image_sets`` is a tuple of IMAGE_SETS or a function of the EvalSettings returning one.
+    """
+    sets = image_sets if callable(image_sets) else (lambda settings: image_sets)
+
+    def add(score: Callable) -> Callable:
+        extra = {} if default is None else {"default": default}
+        REGISTRY[name] = Metric(name, score, columns, sets, networks, reduce, **extra)
+        return score
+    return add
+
+
+def columns() -> dict[str, tuple[str, str, str | None]]:
+    """Every report column of every metric, in registration order."""
+    return {key: spec for metric in REGISTRY.values() for key, spec in metric.columns.items()}
+
+
+def _fid_reduce(ctx, trg: int, batches: dict[str, list[torch.Tensor]]) -> dict[str, float]:
+    fake = FeatureStatistics()
+    for features in batches["fid"]:
+        fake.add(features)
+    return {"fid": ctx.fid(trg, fake)}
+
+
+@register("fid", {"fid": ("FID", "↓", "inception")}, networks=("inception",), reduce=_fid_reduce,
+          image_sets=lambda s: ("inter",) if s.fid_protocol == "interpolation" else ("translations",))
+def fid_features(ctx, b: GeneratedBatch):
+    """Inception pool3 features of every generated image (FID against the target domain's real images)."""
+    return {"fid": inception_features(ctx.inception, to_uint8(b.images.flatten(0, 1)))}
+
+
+@register("lpips", {"lpips": ("LPIPS", "↑", "lpips")}, image_sets=("translations",), networks=("lpips",))
+def lpips_pairs(ctx, b: GeneratedBatch):
+    """Mean LPIPS over all pairs of each source's K translations (diversity)."""
+    return {"lpips": lpips_diversity(ctx.diversity, b.images)}
+
+
+@register("ps", {"ps_inter": ("PS inter", "↑", "lpips"), "ps_intra": ("PS intra", "↑", "lpips")},
+          image_sets=("inter", "intra"), networks=("lpips",))
+def ps_sequences(ctx, b: GeneratedBatch):
+    """Perceptual Smoothness of each interpolation sequence, with its alignment and uniformity."""
+    value, align, uni = perceptual_smoothness(*sequence_distances(ctx.distance, b.images))
+    name = f"ps_{b.kind}"
+    return {name: value, f"{name}_alignment": align, f"{name}_uniformity": uni}
+
+
+@register("frd", {"frd": ("FRD", "↓", "facenet")}, image_sets=("translations",), networks=("facenet",),
+          default=lambda translator, data: translator.cfg.model.w_hpf > 0)
+def frd_pairs(ctx, b: GeneratedBatch):
+    """Squared L2 between the VGGFace2 embeddings of each source and of each of its translations."""
+    emb = face_embeddings(ctx.facenet, b.images.flatten(0, 1)).view(*b.images.shape[:2], -1)
+    return {"frd": face_recognition_distance(face_embeddings(ctx.facenet, b.sources), emb)}
+
+
+@register("content", {"content_iou": ("Content IoU", "↑", None), "com_error": ("Centre err px", "↓", None),
+                      "path_iou": ("Path IoU", "↑", None)},
+          image_sets=("inter", "translations"), networks=("content_truth",),
+          default=lambda translator, data: data is not None and has_manifest(data))
+def content_preservation(ctx, b: GeneratedBatch):
+    """Foreground IoU and centre error against the sources' true masks (translations), IoU along paths (inter)."""
+    scores = ctx.content_scores(b.images, b.src, b.first)
+    if b.kind == "inter":
+        return {"path_iou": scores["iou"]}
+    return {"content_iou": scores["iou"], "com_error": scores["com_error"]}
+
+
+@register("domain_acc", {"domain_acc": ("Domain acc", "↑", None)}, image_sets=("translations",),
+          networks=("classifier",))
+def domain_hits(ctx, b: GeneratedBatch):
+    """Whether the domain classifier assigns each translation to the target domain."""
+    return {"domain_acc": (predict(ctx.classifier, b.images.flatten(0, 1)) == b.trg).float()}
+
+
+def has_manifest(data) -> bool:
+    """Whether a data root holds the content manifest that the content metrics need."""
+    return read_manifest(data) is not None
