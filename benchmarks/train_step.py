@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
     device = resolve_device(args.device)
-    base = [*args.set, *LOSSES[args.losses], "train.lpips_random_weights=true"]  # speed does not depend on weights
+    base = [*args.set, *LOSSES[args.losses], "loss.lpips_weights=random"]  # speed does not depend on weights
     base += [f"train.batch_size={args.batch}"] if args.batch else []
     base += [f"model.img_size={args.img_size}"] if args.img_size else []
     rows = []

@@ -7,16 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from i2i.pretrained import RANDOM_WEIGHTS, require_weights
+from i2i.weights import facenet_checkpoints_dir
 
 FACENET_FILE = "20180402-114759-vggface2.pt"
 FACENET_SIZE = 160
-
-
-def facenet_checkpoints_dir() -> Path:
-    """``$TORCH_HOME/checkpoints``: facenet-pytorch's cache (not torch hub's ``hub/checkpoints``)."""
-    from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
-
-    return Path(get_torch_home()) / "checkpoints"
 
 
 def build_face_embedder(random_weights: bool = False, weights_dir: str | Path | None = None,

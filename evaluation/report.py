@@ -47,6 +47,11 @@ def build_report(settings, translator, per_task: dict[str, dict], weights: dict[
             metrics[key] = {"label": column_label(key, weights), "weights": weights.get(net, ""),
                             "tasks": values, "mean": sum(values.values()) / len(values)}
     details = {task: {k: v for k, v in values.items() if k not in known} for task, values in per_task.items()}
+    loss = translator.cfg.loss
+    content_loss = "off" if loss.lambda_cont == 0 else RANDOM_WEIGHTS if loss.lpips_weights == "random" else "pretrained"
+    if content_loss == RANDOM_WEIGHTS:
+        notes = [*notes, f"the model was trained with a {RANDOM_WEIGHTS} LPIPS content loss (loss.lpips_weights: "
+                         "random): its content term was not a perceptual distance"]
     return {
         "model": resolve_checkpoint(settings.checkpoint)[0].name,
         "checkpoint": translator.source,
@@ -54,6 +59,7 @@ def build_report(settings, translator, per_task: dict[str, dict], weights: dict[
         "domains": translator.domains,
         "random_weights": settings.random_weights,
         "weights": weights,
+        "training_content_loss_lpips": content_loss,
         "metrics": metrics,
         "details": details,
         "notes": notes,

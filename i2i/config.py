@@ -70,6 +70,9 @@ class LossConfig:
     sr_start: int = num(40000, 0, BIG)
     sr_ramp: int = num(60000, 0, BIG)
     lambda_cont: float = num(1.0, 0.0, 1e6)
+    # the content loss's LPIPS trunk: "pretrained" (fetched when missing; training stops before the first iteration
+    # when it cannot be had) or "random" (asked for explicitly; the run's log and reports say random-weights)
+    lpips_weights: str = choice("pretrained", "pretrained", "random")
     # True: triplet/SR on encoder codes also step E in reference iterations (the paper's intent).
     # False: reproduce the authors' code, where reference iterations step G only.
     smooth_trains_encoder: bool = True
@@ -97,7 +100,6 @@ class TrainConfig:
     sample_every: int = num(5000, 1, BIG)
     save_every: int = num(10000, 1, BIG)
     keep_checkpoints: int = num(3, 1, 10**6)
-    lpips_random_weights: bool = False  # tests only: random AlexNet trunk in the content loss
     fan_weights: str = ""  # wing.ckpt or fan.safetensors: the FAN face masks that model.w_hpf > 0 needs
 
 

@@ -1,7 +1,8 @@
-"""Locates third-party pretrained weights (torch hub cache, ``--weights-dir``) and builds LPIPS honestly.
+"""Locates third-party pretrained weights (``--weights-dir``, the libraries' caches; fetched on first use when
+online, see :mod:`i2i.weights`) and builds LPIPS honestly.
 
-Nothing here downloads silently on an offline machine: a missing file is either an error naming the
-file and the folder to put it in, or (only where the caller allows it) a loud random-weights fallback.
+A missing file that cannot be fetched is an error naming the file, the folder and the fetch command; random
+weights are used only where the caller asks for them (or, for the app's PS display, allows a loud fallback).
 """
 from __future__ import annotations
 
@@ -13,19 +14,12 @@ from pathlib import Path
 
 import torch
 
+from .weights import MissingWeightsError, by_filename, fetch, hub_checkpoints_dir  # noqa: F401 (re-exported)
+
 log = logging.getLogger(__name__)
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 RANDOM_WEIGHTS = "random-weights"  # the label every number computed on random third-party weights carries
-
-
-class MissingWeightsError(FileNotFoundError):
-    """A pretrained weights file is not available locally."""
-
-
-def hub_checkpoints_dir() -> Path:
-    """``$TORCH_HOME/hub/checkpoints`` (torchvision and pytorch-fid cache their downloads there)."""
-    return Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def find_weights(filename: str, weights_dir: str | Path | None = None, folder: Path | None = None) -> Path | None:
@@ -49,41 +43,46 @@ def find_weights(filename: str, weights_dir: str | Path | None = None, folder: P
     return cached if cached.is_file() else None
 
 
-def missing_message(filename: str, what: str, folder: Path | None = None) -> str:
-    """One clear sentence saying which file to put where."""
-    folder = folder or hub_checkpoints_dir()
-    return f"{what} weights not found: put {filename} in {folder}"
-
-
 def require_weights(filename: str, what: str, weights_dir: str | Path | None = None,
                     folder: Path | None = None) -> Path:
-    """Path of a pretrained weights file, or MissingWeightsError naming the file, the folder and the options."""
+    """Path of a pretrained weights file: found locally, or fetched from its official URL (or the mirror) into
+    the folder its library reads. MissingWeightsError naming the file, the folder and the fetch command when
+    neither works."""
     path = find_weights(filename, weights_dir, folder)
-    if path is None:
-        raise MissingWeightsError(missing_message(filename, what, folder) + " (or in the folder given with "
-                                  "--weights-dir), or pass --random-weights to compute numbers labelled "
-                                  "random-weights")
-    return path
+    if path is not None:
+        return path
+    entry = by_filename(filename)
+    if entry is None:
+        raise MissingWeightsError(f"{what} weights not found: put {filename} in {folder or hub_checkpoints_dir()}")
+    log.info("%s weights (%s) not found locally: fetching %s", what, filename, entry.url)
+    try:
+        return fetch(entry)
+    except MissingWeightsError as err:
+        raise MissingWeightsError(f"{what} weights: {err}; or pass --random-weights to compute numbers labelled "
+                                  f"{RANDOM_WEIGHTS}") from None
 
 
-def build_lpips(random_weights: bool = False, allow_random_fallback: bool = True,
+def build_lpips(random_weights: bool = False, allow_random_fallback: bool = False,
                 weights_dir: str | Path | None = None, seed: int = 0) -> tuple[torch.nn.Module, str]:
     """LPIPS (AlexNet trunk, v0.1 linear heads shipped with the ``lpips`` package), frozen and in eval mode.
 
     Returns ``(module, provenance)`` with provenance ``"pretrained"`` or ``"random-weights"``. Without
-    the AlexNet file (``alexnet-owt-7be5be79.pth`` in ``$TORCH_HOME/hub/checkpoints``) it falls back to
-    a random trunk with a loud warning when ``allow_random_fallback``, and raises otherwise. A random
+    the AlexNet file (``alexnet-owt-7be5be79.pth`` in ``$TORCH_HOME/hub/checkpoints``, fetched when online) it
+    raises MissingWeightsError, or falls back to a random trunk with a loud warning when ``allow_random_fallback``
+    (the app's PS display only; training and evaluation never do). A random
     trunk is drawn from ``seed`` (the global RNG is left untouched), so random-weights numbers repeat.
     """
     import lpips
 
-    if not random_weights and find_weights(ALEXNET_FILE, weights_dir) is None:
-        message = missing_message(ALEXNET_FILE, "LPIPS AlexNet trunk")
-        if not allow_random_fallback:
+    if not random_weights:
+        try:
             require_weights(ALEXNET_FILE, "LPIPS AlexNet trunk", weights_dir)
-        log.warning("!" * 20 + " %s. FALLING BACK TO A RANDOM ALEXNET TRUNK: the LPIPS content loss "
-                    "is then not a perceptual distance. " + "!" * 20, message)
-        random_weights = True
+        except MissingWeightsError as err:
+            if not allow_random_fallback:
+                raise
+            log.warning("!" * 20 + " %s. FALLING BACK TO A RANDOM ALEXNET TRUNK: LPIPS is then not a perceptual "
+                        "distance. " + "!" * 20, err)
+            random_weights = True
     with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
         warnings.simplefilter("ignore", UserWarning)  # torchvision's notes about lpips' `pretrained=` call
         torch.manual_seed(seed)

@@ -1,12 +1,15 @@
 """Shared fixtures: a tiny synthetic dataset and a tiny CPU config (random LPIPS trunk, stated in tests)."""
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
 
 from i2i.config import load_config
 from i2i.data import make_synthetic
+
+os.environ.setdefault("I2I_OFFLINE", "1")  # no test touches the network; the fetch tests use file:// mirrors
 
 TINY = [
     "model.img_size=32", "model.style_dim=8", "model.latent_dim=4", "model.hidden_dim=16",
@@ -15,7 +18,7 @@ TINY = [
     "data.num_workers=0", "loss.ds_iter=10", "loss.sr_start=2", "loss.sr_ramp=4",
     "train.total_iters=6", "train.batch_size=4", "train.device=cpu", "train.log_every=1",
     "train.sample_every=3", "train.save_every=3",
-    "train.lpips_random_weights=true",  # no internet: LPIPS content loss uses a random AlexNet trunk in tests
+    "loss.lpips_weights=random",  # no internet: the LPIPS content loss uses a random AlexNet trunk in tests
 ]
 
 

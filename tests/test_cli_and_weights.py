@@ -10,7 +10,7 @@ from i2i.pretrained import ALEXNET_FILE, MissingWeightsError, build_lpips
 
 
 EXPECTED = {"make-synthetic": "--num-train", "train": "--run-dir", "eval": "--metrics", "translate": "--grid",
-            "interpolate": "--method", "convert": "--wing", "ablate": "--variants", "app": "--host"}
+            "interpolate": "--method", "convert": "--wing", "ablate": "--variants", "app": "--host", "weights": "fetch"}
 
 
 def test_help_lists_every_subcommand():
@@ -36,9 +36,9 @@ def test_train_on_bad_layout_is_a_clear_error(tmp_path, capsys):
 
 def test_lpips_uses_alexnet_file_from_torch_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(MissingWeightsError, match=f"{ALEXNET_FILE} in {tmp_path / 'hub' / 'checkpoints'}"):
+    with pytest.raises(MissingWeightsError, match=f"{ALEXNET_FILE} is not in {tmp_path / 'hub' / 'checkpoints'}"):
         build_lpips(allow_random_fallback=False)
-    _, provenance = build_lpips()  # offline fallback
+    _, provenance = build_lpips(allow_random_fallback=True)  # the app's loud fallback
     assert provenance == "random-weights"
 
     import torchvision

@@ -85,7 +85,7 @@ class Trainer:
             self.fan = load_fan(t.fan_weights, device)
         self.lpips, self.lpips_provenance = (None, "off")
         if cfg.loss.lambda_cont > 0:
-            net, self.lpips_provenance = build_lpips(random_weights=t.lpips_random_weights)
+            net, self.lpips_provenance = build_lpips(random_weights=cfg.loss.lpips_weights == "random")
             self.lpips = net.to(device)
 
     def weights(self, step: int) -> Weights:
