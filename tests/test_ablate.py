@@ -11,6 +11,8 @@ from i2i.cli import main
 
 from conftest import TINY
 
+pytestmark = pytest.mark.slow  # trains and evaluates every variant
+
 
 def test_mean_std_by_hand():
     assert ablate_module.mean_std([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))

@@ -186,6 +186,7 @@ def served_app(tiny_run, tmp_path_factory):
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow  # starts the server
 def test_app_endpoints_with_gradio_client(served_app, source_file, tiny_run, tmp_path):
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
@@ -221,6 +222,7 @@ def test_app_endpoints_with_gradio_client(served_app, source_file, tiny_run, tmp
     assert client.predict(handle_file(source_file), ["dots"], "3", None, api_name="/translate")[1].endswith("seed 3")
 
 
+@pytest.mark.slow  # starts the server
 def test_app_serves_only_its_outputs(served_app, tiny_run):
     import httpx
 
@@ -231,6 +233,8 @@ def test_app_serves_only_its_outputs(served_app, tiny_run):
     assert httpx.get(f"{url}gradio_api/file={example}").status_code == 200
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it with "
                                                "apt-get; install the 'chromium' package to run this test)")
 def test_app_in_headless_chromium(served_app, source_file, tmp_path):

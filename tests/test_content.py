@@ -88,6 +88,7 @@ def two_colour_data(tmp_path_factory):
     return make_synthetic(tmp_path_factory.mktemp("clf"), num_train=12, num_val=6, size=32, seed=5)
 
 
+@pytest.mark.slow
 def test_domain_classifier_learns_and_scores(two_colour_data, tmp_path):
     train = DomainImages(two_colour_data, "train", 32, progress=False)
     val = DomainImages(two_colour_data, "val", 32, progress=False)
@@ -104,6 +105,7 @@ def test_domain_classifier_learns_and_scores(two_colour_data, tmp_path):
                                                                        again.state_dict().values()))
 
 
+@pytest.mark.slow
 def test_eval_reports_content_and_domain_accuracy(tiny_run, synthetic_root, tmp_path):
     out = tmp_path / "report.json"
     assert main(["eval", "--checkpoint", str(tiny_run), "--data", str(synthetic_root), "--metrics",

@@ -55,6 +55,7 @@ def test_converted_config_and_layout(converted, tag):
     assert (run / "fan.safetensors").is_file() == (tag == "hpf1")
 
 
+@pytest.mark.slow
 @needs_fixtures
 @pytest.mark.parametrize("tag", ["hpf0", "hpf1"])
 def test_outputs_match_the_official_code(converted, tag):
@@ -141,6 +142,7 @@ def test_fan_shapes():
         assert [m.shape for m in fan.face_masks(torch.rand(1, 3, 128, 128) * 2 - 1)] == [(1, 1, 256, 256)] * 2
 
 
+@pytest.mark.slow
 def test_face_model_trains_with_fan_masks_and_translates(tiny_config, synthetic_root, tmp_path):
     from safetensors.torch import save_file
 

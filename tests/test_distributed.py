@@ -18,6 +18,8 @@ from i2i.training import Trainer
 from i2i.training.checkpoint import flat_state
 from i2i.training.distributed import DistInfo, cleanup
 
+pytestmark = [pytest.mark.slow, pytest.mark.distributed]  # torchrun / gloo process groups
+
 STEPS = 3
 
 

@@ -29,6 +29,7 @@ def random_report(tiny_run, synthetic_root, tmp_path_factory):
     return json.loads(out.read_text()), out, argv
 
 
+@pytest.mark.slow
 def test_report_has_every_task_and_metric_labelled_random_weights(random_report):
     report, out, _ = random_report
     tasks = ["dots2checks", "stripes2checks", "checks2dots", "stripes2dots", "checks2stripes", "dots2stripes"]
@@ -48,6 +49,7 @@ def test_report_has_every_task_and_metric_labelled_random_weights(random_report)
     assert "[random-weights: lpips, inception, facenet] |" in md  # the paper-layout row is labelled too
 
 
+@pytest.mark.slow
 def test_evaluation_is_deterministic_and_reuses_real_statistics(random_report, tmp_path):
     report, _, argv = random_report
     out = tmp_path / "again.json"
@@ -61,6 +63,7 @@ def test_evaluation_is_deterministic_and_reuses_real_statistics(random_report, t
     assert stats_note(again).endswith("dots from cache")
 
 
+@pytest.mark.slow
 def test_real_statistics_cache_hit_and_invalidation(synthetic_root, tmp_path):
     model, weights = build_inception(random_weights=True)
     folder = synthetic_root / "train" / "dots"
@@ -74,6 +77,7 @@ def test_real_statistics_cache_hit_and_invalidation(synthetic_root, tmp_path):
     assert (hit3, hit4) == (False, False)  # other weights or another file list: no stale hit
 
 
+@pytest.mark.slow
 def test_frd_skipped_for_non_face_models_unless_asked(tiny_run, synthetic_root, tmp_path):
     report = evaluate(EvalSettings(str(tiny_run), str(synthetic_root), metrics=None, tasks=("dots2checks",),
                                    num_sources=1, steps=3, num_outs=2, random_weights=True, stats_cache="",
@@ -81,6 +85,7 @@ def test_frd_skipped_for_non_face_models_unless_asked(tiny_run, synthetic_root, 
     assert "frd" not in report["metrics"] and any("FRD skipped" in n for n in report["notes"])
 
 
+@pytest.mark.slow
 def test_bad_settings_and_missing_weights_give_clear_errors(tiny_run, synthetic_root, tmp_path, monkeypatch, capsys):
     with pytest.raises(ValueError, match="unknown metric"):
         EvalSettings("x", "y", metrics=("fid", "kid")).validate()
@@ -118,6 +123,7 @@ def test_default_decode_batch_keeps_cpu_chunks_cache_sized():
     assert default_decode_batch(ModelConfig(img_size=256), gpu) is None
 
 
+@pytest.mark.slow
 def test_fid_equals_pytorch_fid_on_the_same_folders(tiny_run, synthetic_root, tmp_path, monkeypatch):
     """A weights file in a temporary $TORCH_HOME is what both `i2i eval` and `python -m pytorch_fid` load."""
     home = tmp_path / "torch_home"

@@ -156,6 +156,7 @@ def three_checkpoints(tiny_config, tmp_path):
     return run
 
 
+@pytest.mark.slow
 def test_truncated_weights_give_one_line_naming_the_file(three_checkpoints, synthetic_root, tmp_path, capsys):
     _truncate(three_checkpoints / "checkpoints" / "step_0000006" / "nets_ema.safetensors")
     img = next((synthetic_root / "val" / "dots").iterdir())
@@ -165,6 +166,7 @@ def test_truncated_weights_give_one_line_naming_the_file(three_checkpoints, synt
     assert err.count("\n") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated-nets", "truncated-ema", "unsafe-state"])
 def test_resume_falls_back_to_the_newest_readable_checkpoint(three_checkpoints, tiny_config, caplog, damage):
     newest = three_checkpoints / "checkpoints" / "step_0000006"
@@ -186,6 +188,7 @@ def test_resume_falls_back_to_the_newest_readable_checkpoint(three_checkpoints, 
     assert latest_checkpoint(three_checkpoints).name == "step_0000008"
 
 
+@pytest.mark.slow
 def test_latest_naming_a_deleted_folder_resumes_from_the_newest_complete(three_checkpoints, tiny_config):
     (three_checkpoints / "checkpoints" / "latest").write_text("step_0000099\n")
     assert latest_checkpoint(three_checkpoints).name == "step_0000006"
@@ -198,6 +201,7 @@ def test_latest_naming_a_deleted_folder_resumes_from_the_newest_complete(three_c
 
 
 # 6. leftovers and bookkeeping ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_partial_saves_are_removed_at_start(three_checkpoints, tiny_config):
     leftover = three_checkpoints / "checkpoints" / ".tmp_step_0000008_abc"
     leftover.mkdir()
@@ -215,6 +219,7 @@ def test_log_is_truncated_to_the_resumed_step(tmp_path):
                                                                 "not json"]
 
 
+@pytest.mark.slow
 def test_decompression_bomb_upload_gets_our_message(tmp_path, monkeypatch):
     import gradio as gr
     from gradio.data_classes import ImageData
@@ -230,6 +235,7 @@ def test_decompression_bomb_upload_gets_our_message(tmp_path, monkeypatch):
         box.preprocess(ImageData(path=str(bomb)))
 
 
+@pytest.mark.slow
 def test_app_temporary_folder_is_removed_at_exit(tiny_run, tmp_path):
     import subprocess
     import sys

@@ -15,6 +15,8 @@ from i2i.data import DomainImages, TrainBatches
 from i2i.training import CheckpointMismatchError, NonFiniteLossError, Trainer, latest_checkpoint, train
 from i2i.training.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # trains tiny models end to end
+
 
 def read_log(run_dir):
     return [json.loads(line) for line in open(run_dir / "log.jsonl")]

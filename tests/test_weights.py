@@ -96,6 +96,7 @@ def test_paper_configs_ask_for_the_pretrained_lpips():
         assert load_config(f"configs/{name}.yaml").loss.lpips_weights == "pretrained"
 
 
+@pytest.mark.slow
 def test_training_without_lpips_weights_stops_before_the_first_iteration(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
     cfg = tiny_config("loss.lpips_weights=pretrained")
@@ -104,6 +105,7 @@ def test_training_without_lpips_weights_stops_before_the_first_iteration(tiny_co
     assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "log.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_an_explicit_random_lpips_is_recorded_in_the_run(tiny_config, tmp_path):
     cfg = tiny_config("loss.lpips_weights=random", "train.total_iters=1", "train.save_every=1")
     train(cfg, tmp_path / "run", progress=False)
