@@ -75,6 +75,26 @@ def parse_style(text: str, center_crop: bool = True):
     return StyleSpec(domain, seed=int(seed or 0), center_crop=center_crop)
 
 
+def add_align_faces(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--align-faces", action="store_true",
+                   help="detect the largest face (MTCNN) and warp it to the CelebA-HQ framing first (face models)")
+
+
+def load_inputs(files: list, align_faces: bool, size: int) -> list:
+    """The inputs as given (paths), or each one's largest face aligned to the CelebA-HQ framing (PIL images)."""
+    if not align_faces:
+        return files
+    from PIL import Image
+
+    from ..faces import align_face
+
+    aligned = []
+    for f in files:
+        with Image.open(f) as img:
+            aligned.append(align_face(img, max(size, 256)))
+    return aligned
+
+
 def input_images(path: str) -> list[Path]:
     """One image, or every readable image of a folder (an unreadable one is a logged skip)."""
     from ..data.images import IMG_EXTENSIONS, verify_image

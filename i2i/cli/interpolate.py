@@ -1,7 +1,7 @@
 """``i2i interpolate``: one source from one style to another, as a PNG strip, a GIF or an MP4."""
 from __future__ import annotations
 
-from .common import add_checkpoint, bounded, parse_style
+from .common import add_align_faces, add_checkpoint, bounded, load_inputs, parse_style
 
 
 def add_parser(sub):
@@ -16,6 +16,7 @@ def add_parser(sub):
     p.add_argument("--fps", type=bounded(float, 0.1, 120), default=10.0, help="frames per second (0.1-120)")
     p.add_argument("--upscale", type=bounded(int, 1, 32), default=1,
                    help="enlarge small frames in the output by this factor")
+    add_align_faces(p)
     return p
 
 
@@ -25,7 +26,8 @@ def run(args) -> int:
 
     translator = Translator.load(args.checkpoint, args.device)
     start, end = parse_style(args.start), parse_style(args.end)
-    frames, _ = translator.interpolate(args.input, start, end, args.steps, args.method)
+    source = load_inputs([args.input], args.align_faces, translator.img_size)[0]
+    frames, _ = translator.interpolate(source, start, end, args.steps, args.method)
     path = save_frames(frames, args.out, fps=args.fps, upscale=args.upscale)
     kind = "intra" if translator.domain_label(start.domain) == translator.domain_label(end.domain) else "inter"
     print(f"{kind}-domain interpolation, {len(frames)} frames: {path}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import MAX_SEED, add_checkpoint, bounded, input_images
+from .common import MAX_SEED, add_align_faces, add_checkpoint, bounded, input_images, load_inputs
 
 
 def add_parser(sub):
@@ -17,6 +17,7 @@ def add_parser(sub):
     p.add_argument("--grid", action="store_true", help="one PNG: sources x references (or x seeds)")
     p.add_argument("--grid-seeds", type=bounded(int, 1, 64), default=4, help="columns of a grid without references")
     p.add_argument("--out", required=True, help="output folder (or .png file for --grid)")
+    add_align_faces(p)
     return p
 
 
@@ -28,11 +29,12 @@ def run(args) -> int:
 
     translator = Translator.load(args.checkpoint, args.device)
     files = input_images(args.input)
+    inputs = load_inputs(files, args.align_faces, translator.img_size)
     out = Path(args.out)
     if args.grid:
         specs = [StyleSpec(args.domain, reference=r) for r in args.reference] or \
             [StyleSpec(args.domain, seed=args.seed + k) for k in range(args.grid_seeds)]
-        cells = translator.translation_grid(files, specs)
+        cells = translator.translation_grid(inputs, specs)
         path = out if out.suffix == ".png" else out / f"grid_{args.domain}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(grid_image(cells, ncol=len(specs) + 1)).save(path)
@@ -41,7 +43,7 @@ def run(args) -> int:
     if len(args.reference) > 1:
         raise ValueError("one --reference per translation; pass several only with --grid")
     spec = StyleSpec(args.domain, seed=args.seed, reference=args.reference[0] if args.reference else None)
-    images = translator.translate(files, spec)
+    images = translator.translate(inputs, spec)
     out.mkdir(parents=True, exist_ok=True)
     for f, image in zip(files, images):
         save_png(image, out / f"{f.stem}_to_{args.domain}.png")
