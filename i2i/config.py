@@ -214,12 +214,24 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+def migrate(data: dict) -> dict:
+    """Rewrite keys of configs written by earlier versions (run directories keep their config.yaml) in place:
+    ``train.lpips_random_weights: true|false`` became ``loss.lpips_weights: random|pretrained``."""
+    train = data.get("train")
+    if isinstance(train, dict) and "lpips_random_weights" in train:
+        random = train.pop("lpips_random_weights")
+        loss = data.setdefault("loss", {})
+        if isinstance(loss, dict):
+            loss.setdefault("lpips_weights", "random" if random else "pretrained")
+    return data
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load a YAML file (or the defaults when ``path`` is None), apply overrides, validate."""
     data: dict = {}
     if path is not None:
         text = Path(path).read_text()
-        data = yaml.safe_load(text) or {}
+        data = migrate(yaml.safe_load(text) or {})
     apply_overrides(data, overrides or [])
     return _from_dict(Config, data).validate()
 

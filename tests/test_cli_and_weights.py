@@ -10,7 +10,8 @@ from i2i.pretrained import ALEXNET_FILE, MissingWeightsError, build_lpips
 
 
 EXPECTED = {"make-synthetic": "--num-train", "train": "--run-dir", "eval": "--metrics", "translate": "--grid",
-            "interpolate": "--method", "convert": "--wing", "ablate": "--variants", "app": "--host", "weights": "fetch"}
+            "interpolate": "--method", "convert": "--wing", "ablate": "--variants", "app": "--host", "weights": "fetch",
+            "style-map": "--per-domain"}
 
 
 def test_help_lists_every_subcommand():

@@ -45,3 +45,17 @@ def test_overrides_and_types(tmp_path):
 def test_bad_overrides(override, match):
     with pytest.raises(ValueError, match=match):
         load_config("configs/synthetic.yaml", [override])
+
+
+def test_configs_of_earlier_versions_still_load(tmp_path):
+    """Run directories keep the config.yaml they were trained with: renamed keys are migrated."""
+    import yaml
+
+    from i2i.config import config_to_dict
+
+    old = config_to_dict(load_config("configs/synthetic.yaml"))
+    del old["loss"]["lpips_weights"]
+    for flag, expected in ((True, "random"), (False, "pretrained")):
+        old["train"]["lpips_random_weights"] = flag
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+        assert load_config(tmp_path / "config.yaml").loss.lpips_weights == expected
