@@ -45,9 +45,11 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
-def save_frames(frames: torch.Tensor, path: str | Path, fps: float = 10.0, upscale: int = 1) -> Path:
-    """Write uint8 frames (F, 3, H, W) as a strip (``.png``), a looping GIF (``.gif``, bouncing back and
-    forth) or an H.264/yuv420p MP4 (``.mp4``); ``upscale`` enlarges small frames (nearest neighbour)."""
+def save_frames(frames: torch.Tensor, path: str | Path, fps: float = 10.0, upscale: int = 1,
+                ncol: int | None = None) -> Path:
+    """Write uint8 frames (F, 3, H, W) as a strip (``.png``; ``ncol`` frames per row, all in one row by default),
+    a looping GIF (``.gif``, bouncing back and forth) or an H.264/yuv420p MP4 (``.mp4``); ``upscale`` enlarges
+    small frames (nearest neighbour)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -55,7 +57,7 @@ def save_frames(frames: torch.Tensor, path: str | Path, fps: float = 10.0, upsca
     frames = upscale_frames(frames, upscale)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":
-        Image.fromarray(grid_image(frames)).save(path)
+        Image.fromarray(grid_image(frames, ncol)).save(path)
         return path
     array = frames.permute(0, 2, 3, 1).cpu().numpy()
     if suffix == ".gif":

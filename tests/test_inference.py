@@ -167,3 +167,18 @@ def test_reference_sample_grid_pixels(tiny_config):
     with torch.no_grad():
         expected = to_uint8(nets.generator(src[1:2], nets.style_encoder(ref[2:3], y_ref[2:3]))[0])
     assert (cell(2, 3).int() - expected.int()).abs().max() <= 1  # batched vs single decode: float rounding
+
+
+def test_interpolate_compare_writes_both_models_and_the_step_plot(tiny_run, synthetic_root, tmp_path, capsys):
+    src = next((synthetic_root / "val" / "dots").iterdir())
+    base = ["interpolate", "--checkpoint", str(tiny_run), "--input", str(src), "--from", "dots:1", "--to",
+            "checks:2", "--steps", "5", "--compare", str(tiny_run), "--random-weights"]
+    assert main([*base, "--out", str(tmp_path / "cmp.png")]) == 0
+    printed = capsys.readouterr().out
+    ps = [line.split("PS ")[1].split()[0] for line in printed.splitlines() if " PS " in line]
+    assert len(ps) == 2 and ps[0] == ps[1] and "[random-weights]" in printed  # one model twice: equal PS
+    assert Image.open(tmp_path / "cmp.png").size == (5 * 32 + 6 * 2, 2 * 32 + 3 * 2)  # two rows of 5 frames
+    assert Image.open(tmp_path / "cmp_steps.png").size == (640, 360)
+    assert main([*base, "--out", str(tmp_path / "cmp.gif")]) == 0
+    gif = Image.open(tmp_path / "cmp.gif")
+    assert gif.size == (2 * 32 + 2, 32) and gif.n_frames == 8  # side by side, there and back
