@@ -215,3 +215,55 @@ def test_lazy_r1_weight_is_n_times_every_nth_iteration(tiny_config):
     trainer = Trainer(tiny_config("loss.r1_every=4", "loss.lambda_reg=0.5"), 3, torch.device("cpu"))
     assert [trainer.weights(step).reg for step in range(6)] == [2.0, 0.0, 0.0, 0.0, 2.0, 0.0]
     assert Trainer(tiny_config("loss.lambda_reg=0.5"), 3, torch.device("cpu")).weights(7).reg == 0.5
+
+
+def test_channels_last_and_cpu_amp_give_the_same_parameters(tiny_config, synthetic_root, caplog):
+    """NHWC is a memory layout, not math: one iteration's losses match NCHW to float rounding, and so do the
+    parameters except where Adam's first step (about lr * sign(g)) meets a near-zero gradient whose sign the
+    rounding flips (2 * lr apart per step, and G steps twice per iteration). ``train.amp`` on CPU is ignored with a warning (fp32): exact."""
+    images = DomainImages(synthetic_root, "train", 32, progress=False)
+    batch = TrainBatches(images, 4, 4, seed=1)[0]
+    results, terms = {}, {}
+    for name, extra in (("nchw", []), ("nhwc", ["train.channels_last=true"]), ("amp", ["train.amp=bf16"])):
+        torch.manual_seed(0)
+        trainer = Trainer(tiny_config(*extra), 3, torch.device("cpu"))
+        terms[name] = trainer.train_step(batch, 0)
+        results[name] = torch.cat([p.detach().flatten() for p in trainer.nets.generator.parameters()])
+        weight = trainer.nets.generator.decode[0].conv1.weight  # a 3x3 conv: the two layouts differ
+        assert weight.is_contiguous() == (name != "nhwc")
+    for key, value in terms["nchw"].items():
+        assert torch.allclose(value, terms["nhwc"][key], rtol=1e-4, atol=1e-6), key
+    diff = (results["nchw"] - results["nhwc"]).abs()
+    lr = tiny_config().train.lr
+    assert (diff > 1e-5).float().mean() < 0.01 and diff.max() <= 4 * lr + 1e-6
+    assert torch.equal(results["nchw"], results["amp"])
+    assert "mixed precision is used on CUDA only" in caplog.text
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tiny_config, tmp_path):
+    """SIGINT to a running `i2i train`: the iteration finishes, a checkpoint is written, the exit is clean, and
+    --resume continues from that step."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import TINY
+
+    run = tmp_path / "run"
+    cfg = tiny_config()
+    argv = [sys.executable, "-m", "i2i", "train", "--config", "configs/synthetic.yaml", "--run-dir", str(run),
+            "--no-progress", *[a for t in TINY for a in ("--set", t)], "--set", f"data.root={cfg.data.root}",
+            "--set", "train.total_iters=100000", "--set", "train.save_every=100000", "--set", "train.sample_every=100000"]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "log.jsonl").is_file() or not (run / "log.jsonl").read_text().strip():
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "stopped at step" in err
+    stopped = int(latest_checkpoint(run).name.split("_")[1])
+    assert 1 <= stopped < 100000
+    state = load_checkpoint(latest_checkpoint(run))
+    assert int(state["step"]) == stopped
