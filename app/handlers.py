@@ -70,8 +70,15 @@ class DemoHandlers:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.upscale = max(1, 256 // translator.img_size)  # frames are shown enlarged to >= 256 px
 
-    def _source(self, path, what: str = "source image") -> torch.Tensor:
-        return prepare_image(read_upload(path, what), self.translator.img_size)
+    def _source(self, path, what: str = "source image", align_faces: bool = False) -> torch.Tensor:
+        """The uploaded source as the model's input; with ``align_faces`` its largest face in the CelebA-HQ
+        framing first (FaceNotFoundError, a ValueError, when there is none)."""
+        image = read_upload(path, what)
+        if align_faces:
+            from i2i.faces import align_face
+
+            image = align_face(image, max(self.translator.img_size, 256))
+        return prepare_image(image, self.translator.img_size)
 
     def style_spec(self, which: str, kind: str, domain: str, seed, reference) -> StyleSpec:
         """The :class:`StyleSpec` of one style picker, with an error naming the picker when it is incomplete."""
@@ -106,8 +113,8 @@ class DemoHandlers:
         return text
 
     def interpolate(self, source, start_kind, start_domain, start_seed, start_reference,
-                    end_kind, end_domain, end_seed, end_reference, steps, method):
-        """Interpolate one source between two styles.
+                    end_kind, end_domain, end_seed, end_reference, steps, method, align_faces=False):
+        """Interpolate one source between two styles (its face aligned first when ``align_faces``).
 
         Returns the gallery (frames with captions), the GIF, the MP4, the strip PNG, the frame slider's new
         range, the frames for scrubbing, the first frame and the Perceptual Smoothness text.
@@ -117,7 +124,7 @@ class DemoHandlers:
             raise ValueError(f"steps must be between 2 and {MAX_APP_STEPS}, got {steps}")
         if method not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {method!r}")
-        image = self._source(source)
+        image = self._source(source, align_faces=bool(align_faces))
         start = self.style_spec("start", start_kind, start_domain, start_seed, start_reference)
         end = self.style_spec("end", end_kind, end_domain, end_seed, end_reference)
         frames, _ = self.translator.interpolate(image, start, end, steps, method)
@@ -139,8 +146,9 @@ class DemoHandlers:
             return None
         return frames[int(min(max(int(index or 0), 0), len(frames) - 1))]
 
-    def translate(self, source, domains, seeds, reference):
-        """One source against several target domains (rows) and seeds (columns), or one reference's style.
+    def translate(self, source, domains, seeds, reference, align_faces=False):
+        """One source against several target domains (rows) and seeds (columns), or one reference's style
+        (the source's face aligned first when ``align_faces``).
 
         Returns the grid (H, W, 3) uint8 array, with the source in the first column, and a caption.
         """
@@ -148,7 +156,7 @@ class DemoHandlers:
         if not names:
             raise ValueError("pick at least one target domain")
         labels = [self.translator.domain_label(name) for name in names]
-        image = self._source(source)
+        image = self._source(source, align_faces=bool(align_faces))
         if reference is not None:
             ref = prepare_image(read_upload(reference, "reference image"), self.translator.img_size)
             codes = self.translator.reference_styles(ref.expand(len(labels), -1, -1, -1), torch.tensor(labels))

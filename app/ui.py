@@ -69,6 +69,8 @@ def _style_picker(title: str, domains: list[str], domain: str, seed: int):
 def build_app(handlers: DemoHandlers, examples: list[str], header: str) -> gr.Blocks:
     """The app's Blocks: named endpoints ``interpolate`` and ``translate``, both queued on one model."""
     domains = handlers.translator.domains
+    face_model = handlers.translator.cfg.model.w_hpf > 0
+    align_label = "align the face first (CelebA-HQ framing, largest face; for face models)"
     with gr.Blocks(title="i2i: smooth style interpolation", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as demo:
         gr.Markdown(header)
@@ -83,6 +85,7 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str) -> gr.Bl
             with gr.Row():
                 steps = gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)")
                 method = gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation")
+                align = gr.Checkbox(value=face_model, label=align_label)
                 run = gr.Button("Generate", variant="primary")
             smoothness = gr.Markdown()
             gallery = gr.Gallery(label="frames (alpha under each)", columns=10, height="auto", object_fit="contain",
@@ -101,7 +104,7 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str) -> gr.Bl
                 gal, gif, mp4, png, last, arrays, first, text = handlers.interpolate(*args)
                 return gal, gif, mp4, png, gr.Slider(0, last, value=0, step=1), arrays, first, text
 
-            run.click(user_errors(interpolate), [source, *start, *end, steps, method],
+            run.click(user_errors(interpolate), [source, *start, *end, steps, method, align],
                       [gallery, animation, video, strip, scrubber, frames, frame, smoothness],
                       api_name="interpolate", concurrency_id="model")
             scrubber.change(handlers.scrub, [frames, scrubber], frame, api_visibility="private",
@@ -114,12 +117,13 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str) -> gr.Bl
                     t_domains = gr.CheckboxGroup(domains, value=list(domains), label="target domains (rows)")
                     t_seeds = gr.Textbox("0, 1, 2, 3", label=f"seeds (columns; up to {MAX_GRID_SEEDS}, e.g. 0-3)")
                     t_reference = image_upload("reference image (optional: replaces the seeds)", height=160)
+                    t_align = gr.Checkbox(value=face_model, label=align_label)
                     t_run = gr.Button("Translate", variant="primary")
             if examples:
                 gr.Examples(examples, inputs=t_source, label="examples (validation images)")
             t_caption = gr.Markdown()
             t_grid = gr.Image(label="translations", type="numpy", interactive=False, format="png")
-            t_run.click(user_errors(handlers.translate), [t_source, t_domains, t_seeds, t_reference],
+            t_run.click(user_errors(handlers.translate), [t_source, t_domains, t_seeds, t_reference, t_align],
                         [t_grid, t_caption], api_name="translate", concurrency_id="model")
         gr.Markdown(f"Uploads: any image mode (greyscale, RGBA, CMYK are converted to RGB); larger than "
                     f"{MAX_UPLOAD_SIDE} px is downscaled, over {MAX_UPLOAD_PIXELS // 10**6} MP is refused.")

@@ -268,3 +268,15 @@ def test_app_in_headless_chromium(served_app, source_file, tmp_path):
             browser.close()
     with Image.open(shot) as im:
         assert im.size[0] == 1400 and im.size[1] > 1000
+
+
+def test_translate_aligns_the_face_when_asked(handlers, tmp_path):
+    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (test extra) ships the astronaut photo")
+    photo, wall = tmp_path / "astronaut.png", tmp_path / "wall.png"
+    Image.fromarray(skimage_data.astronaut()).save(photo)
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(wall)
+    plain, _ = handlers.translate(str(photo), ["dots"], "0", None)
+    aligned, _ = handlers.translate(str(photo), ["dots"], "0", None, True)
+    assert plain.shape == aligned.shape and not np.array_equal(plain, aligned)  # the source cell differs: cropped
+    with pytest.raises(ValueError, match="no face found"):
+        handlers.translate(str(wall), ["dots"], "0", None, True)
