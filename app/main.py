@@ -44,8 +44,11 @@ def copy_examples(files: list[Path], out_dir: Path) -> list[str]:
 
 
 def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path | None = None,
-               data: str | Path | None = None, weights_dir: str | None = None, random_weights: bool = False):
-    """Load everything the app needs once and return ``(blocks, out_dir)``."""
+               data: str | Path | None = None, weights_dir: str | None = None, random_weights: bool = False,
+               compare: str | Path | None = None):
+    """Load everything the app needs once (a second model for the Compare tab with ``compare``) and return
+    ``(blocks, out_dir)``."""
+    from .compare import CompareHandlers
     from .ui import build_app
 
     translator = Translator.load(checkpoint, device)
@@ -57,6 +60,11 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
         out_dir = Path(tempfile.mkdtemp(prefix="i2i-app-"))
         atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
     handlers = DemoHandlers(translator, distance, lpips_weights, out_dir)
+    comparer = None
+    if compare:
+        names = (resolve_checkpoint(checkpoint)[0].name, resolve_checkpoint(compare)[0].name)
+        names = names if names[0] != names[1] else (str(checkpoint), str(compare))
+        comparer = CompareHandlers(handlers, Translator.load(compare, device), names)
     examples = copy_examples(find_examples(data or translator.cfg.data.root, translator.domains), out_dir)
     run_dir, _ = resolve_checkpoint(checkpoint)
     header = (f"# i2i: smooth style interpolation\nModel **{run_dir.name}** ({translator.img_size} px, domains "
@@ -65,7 +73,9 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
     if lpips_weights == RANDOM_WEIGHTS:
         header += (f"\n\n**[{RANDOM_WEIGHTS}]** The LPIPS AlexNet trunk was not found, so Perceptual Smoothness "
                    "scores below use a random trunk (see the README's weights table).")
-    return build_app(handlers, examples, header), out_dir
+    if comparer is not None:
+        header += f"\n\nCompare tab: **{comparer.names[0]}** (A) against **{comparer.names[1]}** (B)."
+    return build_app(handlers, examples, header, comparer), out_dir
 
 
 def launch(checkpoint: str | Path, host: str = "127.0.0.1", port: int | None = None, block: bool = True, **kwargs):

@@ -66,8 +66,42 @@ def _style_picker(title: str, domains: list[str], domain: str, seed: int):
     return kind, dom, seed_box, ref
 
 
-def build_app(handlers: DemoHandlers, examples: list[str], header: str) -> gr.Blocks:
-    """The app's Blocks: named endpoints ``interpolate`` and ``translate``, both queued on one model."""
+def _compare_tab(compare, domains: list[str], examples: list[str], align_default: bool, align_label: str) -> None:
+    """The Compare tab: named endpoints ``compare`` and ``style_map``."""
+    a, b = compare.names
+    with gr.Tab("Compare"):
+        with gr.Row():
+            with gr.Column():
+                source = image_upload("source image", height=256, elem_id="compare-source")
+                if examples:
+                    gr.Examples(examples, inputs=source, label="examples (validation images)")
+            start = _style_picker("start", domains, domains[0], 0)
+            end = _style_picker("end", domains, domains[min(1, len(domains) - 1)], 1)
+        with gr.Row():
+            steps = gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)")
+            method = gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation")
+            align = gr.Checkbox(value=align_default, label=align_label)
+            run = gr.Button("Generate", variant="primary", elem_id="compare-run")
+        scores = gr.Markdown(elem_id="compare-scores")
+        strip_a = gr.Image(label=f"A: {a}", type="numpy", interactive=False, format="png", elem_id="strip-a")
+        strip_b = gr.Image(label=f"B: {b}", type="numpy", interactive=False, format="png", elem_id="strip-b")
+        plot = gr.LinePlot(x="step", y="distance", color="model", title="LPIPS between consecutive frames",
+                           elem_id="step-plot", height=260)
+        with gr.Row():
+            map_a = gr.Image(label="style space of A (PCA; path drawn)", type="numpy", interactive=False,
+                             format="png", elem_id="map-a")
+            map_b = gr.Image(label="style space of B (PCA; path drawn)", type="numpy", interactive=False,
+                             format="png", elem_id="map-b")
+        gif = gr.Image(label="A | B side by side (GIF)", type="filepath", interactive=False, height=256)
+        maps_button = gr.Button("show both style maps")
+        run.click(user_errors(compare.compare), [source, *start, *end, steps, method, align],
+                  [strip_a, strip_b, scores, plot, map_a, map_b, gif], api_name="compare", concurrency_id="model")
+        maps_button.click(compare.style_maps, None, [map_a, map_b], api_name="style_map", concurrency_id="model")
+
+
+def build_app(handlers: DemoHandlers, examples: list[str], header: str, compare=None) -> gr.Blocks:
+    """The app's Blocks: named endpoints ``interpolate`` and ``translate`` (and ``compare`` / ``style_map`` with a
+    second model), all queued on one model lock."""
     domains = handlers.translator.domains
     face_model = handlers.translator.cfg.model.w_hpf > 0
     align_label = "align the face first (CelebA-HQ framing, largest face; for face models)"
@@ -125,6 +159,8 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str) -> gr.Bl
             t_grid = gr.Image(label="translations", type="numpy", interactive=False, format="png")
             t_run.click(user_errors(handlers.translate), [t_source, t_domains, t_seeds, t_reference, t_align],
                         [t_grid, t_caption], api_name="translate", concurrency_id="model")
+        if compare is not None:
+            _compare_tab(compare, domains, examples, face_model, align_label)
         gr.Markdown(f"Uploads: any image mode (greyscale, RGBA, CMYK are converted to RGB); larger than "
                     f"{MAX_UPLOAD_SIDE} px is downscaled, over {MAX_UPLOAD_PIXELS // 10**6} MP is refused.")
     return demo

@@ -78,8 +78,8 @@ def draw_style_map(points: torch.Tensor, labels: torch.Tensor, encoded: torch.Te
         (x0, y0), (x1, y1) = line[0], line[-1]
         draw.rectangle((x0 - 5, y0 - 5, x0 + 5, y0 + 5), outline="black", width=2)
         draw.polygon([(x1, y1 - 7), (x1 + 7, y1), (x1, y1 + 7), (x1 - 7, y1)], outline="black", width=2)
-    draw.text((margin, size + 6), "filled: M(z, y); rings: E(x, y) of val images; path: square start, diamond end",
-              fill="black")
+    rings = "; rings: E(x, y) of val images" if bool(encoded.any()) else ""
+    draw.text((margin, size + 6), f"filled: M(z, y){rings}; path: square start, diamond end", fill="black")
     for k, name in enumerate(domains):
         y = size + 22 + 18 * k
         draw.rectangle((margin, y + 3, margin + 10, y + 13), fill=PALETTE[k % len(PALETTE)])

@@ -170,7 +170,8 @@ def served_app(tiny_run, tmp_path_factory):
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "i2i", "app", "--checkpoint", str(tiny_run), "--random-weights",
-                                 "--port", str(free_port()), "--out-dir", str(out_dir), "--device", "cpu"],
+                                 "--port", str(free_port()), "--out-dir", str(out_dir), "--device", "cpu",
+                                 "--compare", str(tiny_run)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline, url = time.time() + 180, None
@@ -221,6 +222,17 @@ def test_app_endpoints_with_gradio_client(served_app, source_file, tiny_run, tmp
     # still serving after the errors
     assert client.predict(handle_file(source_file), ["dots"], "3", None, api_name="/translate")[1].endswith("seed 3")
 
+    strip_a, strip_b, scores, steps, map_a, map_b, gif = client.predict(
+        handle_file(source_file), "seed", "checks", 0, None, "seed", "dots", 1, None, 6, "lerp",
+        api_name="/compare")
+    with Image.open(strip_a) as a, Image.open(strip_b) as b:
+        assert a.size == b.size == (6 * 256 + 7 * 2, 256 + 2 * 2)
+    assert scores.count("PS ") == 2 and len(steps["data"]) == 2 * 5  # one model twice: both series
+    with Image.open(map_a) as m:
+        assert m.size[0] == 384
+    maps = client.predict(api_name="/style_map")
+    assert len(maps) == 2 and all(Path(m).is_file() for m in maps)
+
 
 @pytest.mark.slow  # starts the server
 def test_app_serves_only_its_outputs(served_app, tiny_run):
@@ -268,6 +280,50 @@ def test_app_in_headless_chromium(served_app, source_file, tmp_path):
             browser.close()
     with Image.open(shot) as im:
         assert im.size[0] == 1400 and im.size[1] > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it with "
+                                               "apt-get; install the 'chromium' package to run this test)")
+def test_compare_tab_in_headless_chromium(served_app, source_file, tmp_path):
+    """Compare mode renders: both strips, both PS values, the step-distance plot and both style maps."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e .[test]")
+    url, _ = served_app
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.goto(url, wait_until="domcontentloaded")
+            page.get_by_role("tab", name="Compare").click()
+            run = page.locator("#compare-run")
+            run.wait_for(timeout=60_000)
+            page.locator("#compare-source input[type=file]").set_input_files(source_file)
+            page.wait_for_timeout(500)
+            run.click()
+            page.locator("#compare-scores").get_by_text(re.compile(r"PS \d\.\d{4}")).first.wait_for(timeout=120_000)
+            for element in ("#strip-a img", "#strip-b img", "#map-a img", "#map-b img"):
+                page.locator(element).wait_for(timeout=60_000)
+            page.locator("#step-plot canvas, #step-plot svg").first.wait_for(timeout=60_000)
+            assert page.locator("#compare-scores").inner_text().count("PS ") == 2
+        finally:
+            browser.close()
+
+
+def test_compare_handlers_score_both_models(handlers, tiny_run, source_file):
+    from app.compare import CompareHandlers
+
+    compare = CompareHandlers(handlers, Translator.load(tiny_run, "cpu"), ("A", "B"))
+    strip_a, strip_b, scores, steps, map_a, map_b, gif = compare.compare(
+        source_file, "seed", "checks", 0, None, "seed", "dots", 1, None, 5, "lerp")
+    assert np.array_equal(strip_a, strip_b) and np.array_equal(map_a, map_b)  # one model twice
+    lines = scores.split("\n")
+    assert lines[0].split(": ", 1)[1].strip() == lines[1].split(": ", 1)[1].strip()
+    assert list(steps["step"]) == [1, 2, 3, 4] * 2 and set(steps["model"]) == {"A", "B"}
+    assert Image.open(gif).size == (2 * 256 + 2 * 8, 256)  # frames shown at 256 px, a 2-px gap upscaled 8x
+    with pytest.raises(ValueError, match="steps must be between"):
+        compare.compare(source_file, "seed", "checks", 0, None, "seed", "dots", 1, None, 1, "lerp")
 
 
 def test_translate_aligns_the_face_when_asked(handlers, tmp_path):

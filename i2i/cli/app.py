@@ -12,6 +12,7 @@ def add_parser(sub):
     p.add_argument("--data", help="dataset root for example images (default: the run's data.root)")
     p.add_argument("--out-dir", help="folder for the app's outputs (default: a fresh temporary folder)")
     add_metric_weights(p, "the LPIPS AlexNet weights (for the PS score)")
+    p.add_argument("--compare", metavar="RUN_B", help="a second model of the same image size: adds the Compare tab")
     return p
 
 
@@ -19,5 +20,5 @@ def run(args) -> int:
     from app import launch
 
     launch(args.checkpoint, host=args.host, port=args.port, device=args.device, out_dir=args.out_dir,
-           data=args.data, weights_dir=args.weights_dir, random_weights=args.random_weights)
+           data=args.data, weights_dir=args.weights_dir, random_weights=args.random_weights, compare=args.compare)
     return 0
