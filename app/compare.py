@@ -18,11 +18,12 @@ MAP_CODES_PER_DOMAIN = 300  # mapping-network codes per domain behind each style
 
 
 class StyleMap:
-    """One model's style-space map, fitted once: PCA of its mapping-network codes of every domain."""
+    """One model's style-space map, fitted once: PCA of its mapping-network codes of every domain and of the
+    style-encoder codes of the validation images (when the app has the data set)."""
 
-    def __init__(self, translator: Translator):
+    def __init__(self, translator: Translator, images=None):
         self.translator = translator
-        codes, self.labels, self.encoded = style_codes(translator, MAP_CODES_PER_DOMAIN)
+        codes, self.labels, self.encoded = style_codes(translator, MAP_CODES_PER_DOMAIN, images)
         self.project: Projection = fit_pca(codes)
         self.points = self.project(codes)
 
@@ -36,12 +37,12 @@ class StyleMap:
 class CompareHandlers:
     """``/compare`` and ``/style_map`` for two loaded models (A: the app's model, B: ``--compare``)."""
 
-    def __init__(self, base: DemoHandlers, other: Translator, names: tuple[str, str]):
+    def __init__(self, base: DemoHandlers, other: Translator, names: tuple[str, str], images=None):
         if other.img_size != base.translator.img_size:
             raise ValueError(f"--compare needs models of one image size: {base.translator.img_size} and "
                              f"{other.img_size} px")
         self.base, self.models, self.names = base, (base.translator, other), names
-        self.maps = [StyleMap(t) for t in self.models]
+        self.maps = [StyleMap(t, images) for t in self.models]
 
     def style_maps(self):
         """Both models' style maps, without a path."""

@@ -43,6 +43,19 @@ def copy_examples(files: list[Path], out_dir: Path) -> list[str]:
     return copies
 
 
+def _val_images(data, translator: Translator):
+    """The validation images of the app's data set for the style maps, or None when there are none."""
+    from i2i.data import DatasetLayoutError, DomainImages
+
+    root = data or translator.cfg.data.root
+    try:
+        images = DomainImages(root, "val", translator.img_size, progress=False)
+    except (DatasetLayoutError, OSError, ValueError) as err:
+        log.info("style maps without encoder codes: %s", err)
+        return None
+    return images if images.domains == translator.domains else None
+
+
 def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path | None = None,
                data: str | Path | None = None, weights_dir: str | None = None, random_weights: bool = False,
                compare: str | Path | None = None):
@@ -64,7 +77,7 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
     if compare:
         names = (resolve_checkpoint(checkpoint)[0].name, resolve_checkpoint(compare)[0].name)
         names = names if names[0] != names[1] else (str(checkpoint), str(compare))
-        comparer = CompareHandlers(handlers, Translator.load(compare, device), names)
+        comparer = CompareHandlers(handlers, Translator.load(compare, device), names, _val_images(data, translator))
     examples = copy_examples(find_examples(data or translator.cfg.data.root, translator.domains), out_dir)
     run_dir, _ = resolve_checkpoint(checkpoint)
     header = (f"# i2i: smooth style interpolation\nModel **{run_dir.name}** ({translator.img_size} px, domains "
