@@ -214,7 +214,8 @@ def main() -> None:
     for row in rows:
         sec = statistics.median(row.times)
         print(f"| {row.name} | {sec:.3f} | {min(row.times):.3f}-{max(row.times):.3f} | {1 / sec:.3g} | "
-              f"{cfg.train.batch_size / sec:.3g} | {ref / sec:.2f}x | {'-' if row.peak is None else f'{row.peak:.2f}'} |")
+              f"{cfg.train.batch_size / sec:.3g} | {ref / sec:.2f}x | "
+              f"{'-' if row.peak is None else f'{row.peak:.2f}'} |")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def build_report(settings, translator, per_task: dict[str, dict], weights: dict[
                             "tasks": values, "mean": sum(values.values()) / len(values)}
     details = {task: {k: v for k, v in values.items() if k not in known} for task, values in per_task.items()}
     loss = translator.cfg.loss
-    content_loss = "off" if loss.lambda_cont == 0 else RANDOM_WEIGHTS if loss.lpips_weights == "random" else "pretrained"
+    content_loss = ("off" if loss.lambda_cont == 0 else
+                    RANDOM_WEIGHTS if loss.lpips_weights == "random" else "pretrained")
     if content_loss == RANDOM_WEIGHTS:
         notes = [*notes, f"the model was trained with a {RANDOM_WEIGHTS} LPIPS content loss (loss.lpips_weights: "
                          "random): its content term was not a perceptual distance"]
@@ -74,7 +75,8 @@ def build_report(settings, translator, per_task: dict[str, dict], weights: dict[
             "lpips": f"mean LPIPS over all pairs of {settings.num_outs} translations per source",
             "frd": f"mean squared L2 of VGGFace2 embeddings, source vs each of {settings.num_outs} translations",
             "content": "foreground (distance from a border-fitted background plane) IoU and centre error against the "
-                       "source's true shape mask from manifest.csv; path IoU over the inter-domain interpolation frames",
+                       "source's true shape mask from manifest.csv; path IoU over the inter-domain interpolation "
+                       "frames",
             "domain_acc": "share of translations a small CNN trained on the real train images assigns to the target",
             "styles": settings.mode,
         },

@@ -93,7 +93,8 @@ class TrainConfig:
     seed: int = num(777, 0, 2**63 - 1)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = choice("none", "none", "bf16", "fp16")  # mixed precision, CUDA only
-    # NHWC memory format: helps tensor cores with amp on CUDA; on CPU it depends on the widths (benchmarks/train_step.py)
+    # NHWC memory format: helps tensor cores with amp on CUDA; on CPU it depends on the widths
+    # (measure with benchmarks/train_step.py)
     channels_last: bool = False
     compile: bool = False  # torch.compile G, M and E blocks (D stays eager: R1 needs double backward)
     log_every: int = num(10, 1, BIG)

@@ -182,7 +182,8 @@ class Translator:
 
     def decode_interpolation(self, sources: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor,
                              alphas: torch.Tensor, method: str = "lerp") -> torch.Tensor:
-        """Frames ``G(x, interp(s0, s1, alpha))`` for every alpha: (N, 3, S, S), (N, D), (N, D), (F,) -> (N, F, 3, S, S)."""
+        """Frames ``G(x, interp(s0, s1, alpha))`` for every alpha: (N, 3, S, S), (N, D), (N, D), (F,) ->
+        (N, F, 3, S, S)."""
         return self.decode_many(sources, INTERPOLATIONS[method](s0, s1, alphas))
 
     def domain_label(self, domain: str | int) -> int:

@@ -68,10 +68,12 @@ class WeightsFile:
 
 REGISTRY = {w.name: w for w in (
     WeightsFile("lpips-alexnet", "alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-                "7be5be79", hub_checkpoints_dir, "LPIPS trunk: content loss, LPIPS diversity, PS", "BSD-3 (torchvision)"),
+                "7be5be79", hub_checkpoints_dir, "LPIPS trunk: content loss, LPIPS diversity, PS",
+                "BSD-3 (torchvision)"),
     WeightsFile("fid-inception", "pt_inception-2015-12-05-6726825d.pth",
                 "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
-                "6726825d", hub_checkpoints_dir, "FID (pytorch-fid's TF-ported InceptionV3)", "Apache-2.0 (pytorch-fid)"),
+                "6726825d", hub_checkpoints_dir, "FID (pytorch-fid's TF-ported InceptionV3)",
+                "Apache-2.0 (pytorch-fid)"),
     WeightsFile("facenet-vggface2", "20180402-114759-vggface2.pt",
                 "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
                 None, facenet_checkpoints_dir, "FRD (InceptionResnetV1 on VGGFace2)", "MIT (facenet-pytorch)"),

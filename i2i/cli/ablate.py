@@ -17,7 +17,8 @@ def add_parser(sub):
     p.add_argument("--num-sources", type=bounded(int, 1, 10**7), default=16,
                    help="validation sources per domain in the evaluation")
     p.add_argument("--steps", type=bounded(int, 2, 200), default=10, help="frames per interpolation in the evaluation")
-    p.add_argument("--num-outs", type=bounded(int, 2, 1000), default=4, help="translations per source in the evaluation")
+    p.add_argument("--num-outs", type=bounded(int, 2, 1000), default=4,
+                   help="translations per source in the evaluation")
     add_metric_weights(p)
     p.add_argument("--device", default="auto")
     add_progress(p)

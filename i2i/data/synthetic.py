@@ -106,7 +106,7 @@ def render(content: dict, style: dict, texture: str, size: int) -> np.ndarray:
 
 def make_synthetic(out: str | Path, num_train: int = 200, num_val: int = 32, size: int = 64,
                    seed: int = 0, domains: tuple[DomainStyle, ...] = DOMAINS) -> Path:
-    """Write ``out/{train,val}/<domain>/*.png`` plus ``out/manifest.csv`` and ``out/synthetic.json`` (the generator settings).
+    """Write ``out/{train,val}/<domain>/*.png``, ``out/manifest.csv`` and ``out/synthetic.json`` (generator settings).
 
     Deterministic for ``seed``. The manifest has one row per image with its split, domain, file and
     every content and style parameter, so content preservation can be checked against ground truth.

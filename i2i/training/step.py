@@ -129,7 +129,8 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: Loss
 
 
 def smoothing_terms(nets: Networks, batch: dict, mode: str, w: Weights, cfg: LossConfig, autocast,
-                    s_trg: torch.Tensor, s_trg2: torch.Tensor, s_org: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                    s_trg: torch.Tensor, s_trg2: torch.Tensor, s_org: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's triplet loss (Eq. 1) and SR (Eq. 3) on one step's codes, unweighted (0 where switched off).
 
     The triplet negative is ``M(z1, y_src)`` in latent iterations and ``E(x_src, y_src)`` in reference ones (or
