@@ -118,3 +118,17 @@ def test_an_explicit_random_lpips_is_recorded_in_the_run(tiny_config, tmp_path):
                                    num_sources=1, steps=2, random_weights=True, progress=False))
     assert report["training_content_loss_lpips"] == "random-weights"
     assert "trained with a random-weights LPIPS content loss" in markdown(report)
+
+
+def test_weights_cli_lists_and_fetches(toy, monkeypatch, capsys):
+    from i2i.cli import main
+
+    entry, mirror = toy
+    monkeypatch.setitem(weights.REGISTRY, "toy", entry)
+    assert main(["weights", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "| lpips-alexnet | alexnet-owt-7be5be79.pth |" in listed and "| toy | toy.pth |" in listed
+    assert main(["weights", "fetch"]) == 1 and "name files to fetch" in capsys.readouterr().err
+    assert main(["weights", "fetch", "nonsense"]) == 1 and "unknown: nonsense" in capsys.readouterr().err
+    assert main(["weights", "fetch", "toy", "--mirror", mirror]) == 0
+    assert status(entry) == "verified"
