@@ -66,22 +66,30 @@ def _style_picker(title: str, domains: list[str], domain: str, seed: int):
     return kind, dom, seed_box, ref
 
 
+def _interpolation_inputs(domains: list[str], examples: list[str], align_default: bool, align_label: str,
+                          prefix: str = ""):
+    """Source (with examples), start and end style pickers, frames, lerp/slerp, face alignment and the Generate
+    button, as the Interpolate and Compare tabs share them; returns ``(inputs, button)``."""
+    with gr.Row():
+        with gr.Column():
+            source = image_upload("source image", height=256, elem_id=f"{prefix}source" if prefix else None)
+            if examples:
+                gr.Examples(examples, inputs=source, label="examples (validation images)")
+        start = _style_picker("start", domains, domains[0], 0)
+        end = _style_picker("end", domains, domains[min(1, len(domains) - 1)], 1)
+    with gr.Row():
+        steps = gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)")
+        method = gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation")
+        align = gr.Checkbox(value=align_default, label=align_label)
+        run = gr.Button("Generate", variant="primary", elem_id=f"{prefix}run" if prefix else None)
+    return [source, *start, *end, steps, method, align], run
+
+
 def _compare_tab(compare, domains: list[str], examples: list[str], align_default: bool, align_label: str) -> None:
     """The Compare tab: named endpoints ``compare`` and ``style_map``."""
     a, b = compare.names
     with gr.Tab("Compare"):
-        with gr.Row():
-            with gr.Column():
-                source = image_upload("source image", height=256, elem_id="compare-source")
-                if examples:
-                    gr.Examples(examples, inputs=source, label="examples (validation images)")
-            start = _style_picker("start", domains, domains[0], 0)
-            end = _style_picker("end", domains, domains[min(1, len(domains) - 1)], 1)
-        with gr.Row():
-            steps = gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)")
-            method = gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation")
-            align = gr.Checkbox(value=align_default, label=align_label)
-            run = gr.Button("Generate", variant="primary", elem_id="compare-run")
+        inputs, run = _interpolation_inputs(domains, examples, align_default, align_label, prefix="compare-")
         scores = gr.Markdown(elem_id="compare-scores")
         strip_a = gr.Image(label=f"A: {a}", type="numpy", interactive=False, format="png", elem_id="strip-a")
         strip_b = gr.Image(label=f"B: {b}", type="numpy", interactive=False, format="png", elem_id="strip-b")
@@ -94,7 +102,7 @@ def _compare_tab(compare, domains: list[str], examples: list[str], align_default
                              format="png", elem_id="map-b")
         gif = gr.Image(label="A | B side by side (GIF)", type="filepath", interactive=False, height=256)
         maps_button = gr.Button("show both style maps")
-        run.click(user_errors(compare.compare), [source, *start, *end, steps, method, align],
+        run.click(user_errors(compare.compare), inputs,
                   [strip_a, strip_b, scores, plot, map_a, map_b, gif], api_name="compare", concurrency_id="model")
         maps_button.click(compare.style_maps, None, [map_a, map_b], api_name="style_map", concurrency_id="model")
 
@@ -109,18 +117,7 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str, compare=
                    delete_cache=(3600, 3600)) as demo:
         gr.Markdown(header)
         with gr.Tab("Interpolate"):
-            with gr.Row():
-                with gr.Column():
-                    source = image_upload("source image", height=256)
-                    if examples:
-                        gr.Examples(examples, inputs=source, label="examples (validation images)")
-                start = _style_picker("start", domains, domains[0], 0)
-                end = _style_picker("end", domains, domains[min(1, len(domains) - 1)], 1)
-            with gr.Row():
-                steps = gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)")
-                method = gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation")
-                align = gr.Checkbox(value=face_model, label=align_label)
-                run = gr.Button("Generate", variant="primary")
+            inputs, run = _interpolation_inputs(domains, examples, face_model, align_label)
             smoothness = gr.Markdown()
             gallery = gr.Gallery(label="frames (alpha under each)", columns=10, height="auto", object_fit="contain",
                                  format="png")
@@ -138,7 +135,7 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str, compare=
                 gal, gif, mp4, png, last, arrays, first, text = handlers.interpolate(*args)
                 return gal, gif, mp4, png, gr.Slider(0, last, value=0, step=1), arrays, first, text
 
-            run.click(user_errors(interpolate), [source, *start, *end, steps, method, align],
+            run.click(user_errors(interpolate), inputs,
                       [gallery, animation, video, strip, scrubber, frames, frame, smoothness],
                       api_name="interpolate", concurrency_id="model")
             scrubber.change(handlers.scrub, [frames, scrubber], frame, api_visibility="private",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import contextlib
 import os
 import re
 import shutil
@@ -24,6 +25,23 @@ from i2i.inference import StyleSpec, Translator
 from i2i.pretrained import build_lpips
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs "
+                                   "it with apt-get; install the 'chromium' package to run this test)")
+
+
+@contextlib.contextmanager
+def browser_page(url: str, height: int):
+    """A page of headless Debian chromium (driven by playwright) opened at ``url``, 1400 px wide."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e .[test]")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": height})
+            page.goto(url, wait_until="domcontentloaded")
+            yield page
+        finally:
+            browser.close()
 
 
 def _png(tmp_path, name, img):
@@ -247,68 +265,50 @@ def test_app_serves_only_its_outputs(served_app, tiny_run):
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it with "
-                                               "apt-get; install the 'chromium' package to run this test)")
+@needs_browser
 def test_app_in_headless_chromium(served_app, source_file, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e .[test]")
     url, _ = served_app
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.goto(url, wait_until="domcontentloaded")
-            generate = page.get_by_role("button", name="Generate")
-            generate.wait_for(timeout=60_000)
-            page.locator("input[type=file]").first.set_input_files(source_file)
-            page.wait_for_timeout(500)
-            generate.click()
-            page.get_by_text(re.compile(r"inter-domain, 20 frames, lerp")).wait_for(timeout=120_000)
-            assert page.get_by_text("[random-weights]: LPIPS runs on a random AlexNet trunk").count() == 1
-            thumbnails = page.locator("img[alt='0.00'], img[alt='0.26'], img[alt='1.00']")
-            thumbnails.nth(2).wait_for()
-            frame = page.locator("#frame img")
-            assert frame.get_attribute("src") == thumbnails.nth(0).get_attribute("src")
-            scrub = page.get_by_label("number input for scrub through the frames")
-            scrub.fill("5")
-            scrub.press("Enter")
-            page.wait_for_function("([img, want]) => img.src === want",  # frame 5 of 20 is alpha 5/19 = 0.26
-                                   arg=[frame.element_handle(), thumbnails.nth(1).get_attribute("src")], timeout=30_000)
-            shot = tmp_path / "app.png"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    with browser_page(url, height=1300) as page:
+        generate = page.get_by_role("button", name="Generate")
+        generate.wait_for(timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(source_file)
+        page.wait_for_timeout(500)
+        generate.click()
+        page.get_by_text(re.compile(r"inter-domain, 20 frames, lerp")).wait_for(timeout=120_000)
+        assert page.get_by_text("[random-weights]: LPIPS runs on a random AlexNet trunk").count() == 1
+        thumbnails = page.locator("img[alt='0.00'], img[alt='0.26'], img[alt='1.00']")
+        thumbnails.nth(2).wait_for()
+        frame = page.locator("#frame img")
+        assert frame.get_attribute("src") == thumbnails.nth(0).get_attribute("src")
+        scrub = page.get_by_label("number input for scrub through the frames")
+        scrub.fill("5")
+        scrub.press("Enter")
+        page.wait_for_function("([img, want]) => img.src === want",  # frame 5 of 20 is alpha 5/19 = 0.26
+                               arg=[frame.element_handle(), thumbnails.nth(1).get_attribute("src")], timeout=30_000)
+        shot = tmp_path / "app.png"
+        page.screenshot(path=str(shot), full_page=True)
     with Image.open(shot) as im:
         assert im.size[0] == 1400 and im.size[1] > 1000
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it with "
-                                               "apt-get; install the 'chromium' package to run this test)")
+@needs_browser
 def test_compare_tab_in_headless_chromium(served_app, source_file, tmp_path):
     """Compare mode renders: both strips, both PS values, the step-distance plot and both style maps."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e .[test]")
     url, _ = served_app
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.goto(url, wait_until="domcontentloaded")
-            page.get_by_role("tab", name="Compare").click()
-            run = page.locator("#compare-run")
-            run.wait_for(timeout=60_000)
-            page.locator("#compare-source input[type=file]").set_input_files(source_file)
-            page.wait_for_timeout(500)
-            run.click()
-            page.locator("#compare-scores").get_by_text(re.compile(r"PS \d\.\d{4}")).first.wait_for(timeout=120_000)
-            for element in ("#strip-a img", "#strip-b img", "#map-a img", "#map-b img"):
-                page.locator(element).wait_for(timeout=60_000)
-            page.locator("#step-plot canvas, #step-plot svg").first.wait_for(timeout=60_000)
-            assert page.locator("#compare-scores").inner_text().count("PS ") == 2
-        finally:
-            browser.close()
+    with browser_page(url, height=1600) as page:
+        page.get_by_role("tab", name="Compare").click()
+        run = page.locator("#compare-run")
+        run.wait_for(timeout=60_000)
+        page.locator("#compare-source input[type=file]").set_input_files(source_file)
+        page.wait_for_timeout(500)
+        run.click()
+        page.locator("#compare-scores").get_by_text(re.compile(r"PS \d\.\d{4}")).first.wait_for(timeout=120_000)
+        for element in ("#strip-a img", "#strip-b img", "#map-a img", "#map-b img"):
+            page.locator(element).wait_for(timeout=60_000)
+        page.locator("#step-plot canvas, #step-plot svg").first.wait_for(timeout=60_000)
+        assert page.locator("#compare-scores").inner_text().count("PS ") == 2
 
 
 def test_compare_handlers_score_both_models(handlers, tiny_run, source_file):
