@@ -105,13 +105,13 @@ def task_table(report: dict) -> str:
 def paper_table(report: dict) -> str:
     """Markdown table in the paper's layout: one row per model, columns = each metric per task, then its mean;
     the model cell carries the random-weights label when any metric network had random weights."""
-    metrics = report["metrics"]
+    metrics, known = report["metrics"], columns()
     random = [k for k, w in report["weights"].items() if w == RANDOM_WEIGHTS]
     header = ["Model"]
     cells = [report["model"] + (f" [{RANDOM_WEIGHTS}: {', '.join(random)}]" if random else "")]
     for key, m in metrics.items():
         for task, value in [*m["tasks"].items(), ("mean", m["mean"])]:
-            header.append(f"{columns()[key][0]} {columns()[key][1]} {task}")
+            header.append(f"{known[key][0]} {known[key][1]} {task}")
             cells.append(_fmt(value))
     return "\n".join(["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1),
                       "| " + " | ".join(cells) + " |"])

@@ -29,6 +29,11 @@ needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium i
                                    "it with apt-get; install the 'chromium' package to run this test)")
 
 
+def browser_test(fn):
+    """Marks of a test that drives the served app in headless chromium: slow, browser, skipped without it."""
+    return pytest.mark.slow(pytest.mark.browser(needs_browser(fn)))
+
+
 @contextlib.contextmanager
 def browser_page(url: str, height: int):
     """A page of headless Debian chromium (driven by playwright) opened at ``url``, 1400 px wide."""
@@ -263,9 +268,7 @@ def test_app_serves_only_its_outputs(served_app, tiny_run):
     assert httpx.get(f"{url}gradio_api/file={example}").status_code == 200
 
 
-@pytest.mark.slow
-@pytest.mark.browser
-@needs_browser
+@browser_test
 def test_app_in_headless_chromium(served_app, source_file, tmp_path):
     url, _ = served_app
     with browser_page(url, height=1300) as page:
@@ -291,9 +294,7 @@ def test_app_in_headless_chromium(served_app, source_file, tmp_path):
         assert im.size[0] == 1400 and im.size[1] > 1000
 
 
-@pytest.mark.slow
-@pytest.mark.browser
-@needs_browser
+@browser_test
 def test_compare_tab_in_headless_chromium(served_app, source_file, tmp_path):
     """Compare mode renders: both strips, both PS values, the step-distance plot and both style maps."""
     url, _ = served_app
