@@ -43,6 +43,12 @@ def copy_examples(files: list[Path], out_dir: Path) -> list[str]:
     return copies
 
 
+def cluster_images(run_dir: Path, domains: list[str]) -> list[Path]:
+    """A TUNIT run's representative image per pseudo-domain (``RUN/clusters/clusterK.png``, written in training),
+    in cluster order; clusters without one are left out."""
+    return [run_dir / "clusters" / f"{d}.png" for d in domains if (run_dir / "clusters" / f"{d}.png").is_file()]
+
+
 def _val_images(data, translator: Translator):
     """The validation images of the app's data set for the style maps, or None when there are none."""
     from i2i.data import DatasetLayoutError, DomainImages
@@ -78,11 +84,17 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
         names = (resolve_checkpoint(checkpoint)[0].name, resolve_checkpoint(compare)[0].name)
         names = names if names[0] != names[1] else (str(checkpoint), str(compare))
         comparer = CompareHandlers(handlers, Translator.load(compare, device), names, _val_images(data, translator))
-    examples = copy_examples(find_examples(data or translator.cfg.data.root, translator.domains), out_dir)
     run_dir, _ = resolve_checkpoint(checkpoint)
+    clusters = cluster_images(run_dir, translator.domains)
+    found = clusters if translator.cfg.model.kind == "tunit" else find_examples(data or translator.cfg.data.root,
+                                                                                   translator.domains)
+    examples = copy_examples(found, out_dir)
     header = (f"# i2i: smooth style interpolation\nModel **{run_dir.name}** ({translator.img_size} px, domains "
               f"{', '.join(translator.domains)}) on `{translator.device}`. Pick a source and two styles: the same "
               "domain gives an intra-domain interpolation, two domains an inter-domain one.")
+    if translator.cfg.model.kind == "tunit":
+        header += ("\n\nTrained without labels (TUNIT): the domains are the guiding network's clusters; the examples "
+                   "are each cluster's most confident validation image, in cluster order.")
     if lpips_weights == RANDOM_WEIGHTS:
         header += (f"\n\n**[{RANDOM_WEIGHTS}]** The LPIPS AlexNet trunk was not found, so Perceptual Smoothness "
                    "scores below use a random trunk (see the README's weights table).")

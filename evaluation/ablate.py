@@ -85,8 +85,15 @@ def summarise(reports: dict[str, list[dict]]) -> dict:
     return summary
 
 
-def table_markdown(summary: dict, random_weights: bool, seeds: int) -> str:
+def row_labels(variants: list[str], kind: str = "stargan_v2") -> dict[str, str]:
+    """Table 4 row labels; the baseline "A" is TUNIT for ``model.kind: tunit`` (the paper's Table 3 setting)."""
+    base = "TUNIT" if kind == "tunit" else "StarGAN v2"
+    return {name: VARIANTS[name][0].replace("StarGAN v2", base) for name in variants}
+
+
+def table_markdown(summary: dict, random_weights: bool, seeds: int, labels: dict[str, str] | None = None) -> str:
     """The paper's Table 4 layout (one row per variant) with content IoU and domain accuracy added."""
+    labels = labels or row_labels(list(summary))
     keys = [k for k in TABLE_KEYS if any(k in row for row in summary.values())]
     tag = f" [{RANDOM_WEIGHTS}]" if random_weights else ""
     known = columns()
@@ -96,20 +103,21 @@ def table_markdown(summary: dict, random_weights: bool, seeds: int) -> str:
     for name, row in summary.items():
         cells = [f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" if seeds > 1 else f"{row[k]['mean']:.3f}"
                  if k in row else "-" for k in keys]
-        lines.append(f"| {VARIANTS[name][0]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {labels[name]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 @torch.inference_mode()
 def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 10, seed: int = 0,
-                     random_weights: bool = False) -> Path:
+                     random_weights: bool = False, labels: dict[str, str] | None = None) -> Path:
     """One PNG, one row per variant: the same source (the first validation image of the first domain) from
     the same latent ``z_0`` in its own domain to ``z_1`` in the next domain, mapped through each variant's
     own mapping network, with the row's Perceptual Smoothness written beside it."""
+    labels = labels or row_labels(list(runs))
     net, provenance = build_lpips(random_weights, allow_random_fallback=False)
     distance = LPIPSDistance(net, "lpips")
     source = scan_split(data, "val")[1][0][0]  # first image of the first domain, without decoding the split
-    rows, labels = [], []
+    rows, texts = [], []
     for name, run_dir in runs.items():
         t = Translator.load(run_dir, "cpu")
         x = prepare_image(source, t.img_size)[None]
@@ -118,7 +126,7 @@ def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 1
         frames = t.decode_interpolation(x, s[:1], s[1:], torch.linspace(0, 1, steps)).clamp(-1, 1)
         ps = perceptual_smoothness(*sequence_distances(distance, frames)).ps.item()
         rows.append(frames[0])
-        labels.append(f"{VARIANTS[name][0]}  PS {ps:.3f}" + (f" [{RANDOM_WEIGHTS}]" if provenance == RANDOM_WEIGHTS
+        texts.append(f"{labels[name]}  PS {ps:.3f}" + (f" [{RANDOM_WEIGHTS}]" if provenance == RANDOM_WEIGHTS
                                                               else ""))
     scale = max(1, 64 // rows[0].size(-1))
     img = Image.fromarray(grid_image(to_uint8(torch.cat(rows)), ncol=steps))
@@ -127,7 +135,7 @@ def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 1
     canvas = Image.new("RGB", (img.width + text_w, img.height), "white")
     canvas.paste(img, (text_w, 0))
     draw = ImageDraw.Draw(canvas)
-    for i, label in enumerate(labels):
+    for i, label in enumerate(texts):
         draw.text((6, i * row_h + row_h // 2 - 6), label, fill="black")
     out.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(out)
@@ -147,10 +155,11 @@ def ablate(config: str, out: str | Path, variants: list[str], seeds: int, overri
                for name in variants}
     summary = summarise(reports)
     random = eval_settings.random_weights
-    table = table_markdown(summary, random, seeds)
+    labels = row_labels(variants, load_config(config, overrides).model.kind)
+    table = table_markdown(summary, random, seeds, labels)
     strip = comparison_strip({name: out / name / "seed0" for name in variants}, reports[variants[0]][0]["data"],
-                             out / "ablation.png", random_weights=random)
-    result = {"variants": {n: VARIANTS[n][0] for n in variants}, "seeds": seeds, "overrides": overrides,
+                             out / "ablation.png", random_weights=random, labels=labels)
+    result = {"variants": labels, "seeds": seeds, "overrides": overrides,
               "random_weights": random, "summary": summary, "strip": str(strip)}
     write_json(out / "ablation.json", result)
     note = (f"\n\n{RANDOM_WEIGHTS}: FID, LPIPS and PS ran on random metric networks; compare rows with each other "

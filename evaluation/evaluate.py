@@ -16,6 +16,7 @@ from i2i.inference import Translator
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
 from . import content, protocols
+from i2i.clustering import cluster_accuracy, normalized_mutual_info
 from .domain_accuracy import load_or_train_classifier, real_accuracy
 from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics
 from .frd import build_face_embedder
@@ -80,10 +81,22 @@ class _Context:
         self.s, self.translator, self.metrics = s, translator, metrics
         networks = {net for name in metrics for net in REGISTRY[name].networks}
         self.val = DomainImages(s.data, "val", translator.img_size, progress=s.progress)
-        if self.val.domains != translator.domains:
+        self.references: dict[str, float] = {}
+        self.notes: list[str] = []
+        mode = s.mode
+        if translator.cfg.model.kind == "tunit":  # pseudo-domains: score on the data's true domains
+            mode = "reference"
+            self.notes.append(f"TUNIT model (trained without labels): tasks are the true domains of {s.data}/val, "
+                              "styles come from reference images of the target domain (--mode reference), and "
+                              "cluster_acc / cluster_nmi score its clusters against those domains")
+            pred = translator.domain_of(torch.stack([self.val.image(i) for i in range(len(self.val))]))
+            self.references["cluster_acc"] = cluster_accuracy(pred, self.val.labels)
+            self.references["cluster_nmi"] = normalized_mutual_info(pred, self.val.labels)
+        elif self.val.domains != translator.domains:
             raise ValueError(f"{s.data}/val has domains {self.val.domains}, the model was trained on "
                              f"{translator.domains}")
-        self.sampler = protocols.StyleSampler(translator, self.val, s.mode)
+        self.domains = self.val.domains
+        self.sampler = protocols.StyleSampler(translator, self.val, mode)
         self.alphas = interpolation_alphas(s.steps, s.include_end)
         self.weights: dict[str, str] = {}
         device = translator.device
@@ -103,7 +116,6 @@ class _Context:
         if "facenet" in networks:
             net, self.weights["facenet"] = build_face_embedder(s.random_weights, s.weights_dir)
             self.facenet = net.to(device)
-        self.references: dict[str, float] = {}
         if "content_truth" in networks:
             self._load_content_truth()
         if "classifier" in networks:
@@ -238,13 +250,14 @@ def evaluate(settings: EvalSettings) -> dict:
     if s.random_weights:
         notes.append(f"{RANDOM_WEIGHTS}: every metric network has random weights; the numbers exercise the "
                      "pipeline and are not comparable with published ones")
-    tasks = select_tasks(translator.domains, s.tasks)
+    notes += ctx.notes
+    tasks = select_tasks(ctx.domains, s.tasks)
     per_task: dict[str, dict] = {}
     sources = sum(len(ctx.val.domain_indices(src)[:s.num_sources]) for src, _ in tasks)
     by_set = scorers_by_set(metrics, s)
     with tqdm(total=sources * len(by_set), desc="eval", unit="src", disable=not s.progress) as bar:
         for src, trg in tasks:
-            task = f"{translator.domains[src]}2{translator.domains[trg]}"
+            task = f"{ctx.domains[src]}2{ctx.domains[trg]}"
             bar.set_postfix_str(task)
             per_task[task] = {}
             with torch.inference_mode():

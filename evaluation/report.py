@@ -16,6 +16,8 @@ REFERENCES = {  # reference points printed beside the content metrics
     "com_error_source": "centre error of the sources themselves, px",
     "com_error_centred_disc": "centre error of a fixed centred disc, px",
     "domain_acc_real_val": "domain classifier's accuracy on real validation images",
+    "cluster_acc": "TUNIT clusters vs the true domains of the validation images: accuracy, best one-to-one matching",
+    "cluster_nmi": "TUNIT clusters vs the true domains of the validation images: normalised mutual information",
 }
 PACKAGES = ("torch", "torchvision", "numpy", "lpips", "pytorch-fid", "facenet-pytorch", "i2i")
 

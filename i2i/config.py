@@ -41,6 +41,12 @@ class ModelConfig:
     # False: StarGAN v2's He initialisation everywhere. True: the generator's residual branches start at zero
     # (G begins as a copy of its input), which keeps the content from the first iteration on short schedules.
     zero_init_residual: bool = False
+    # "stargan_v2": domain folders give the labels; M maps z to styles, E encodes references.
+    # "tunit": no labels (TUNIT, Baek et al. 2021): a guiding network clusters the images into num_clusters
+    # pseudo-domains and encodes styles (it takes E's place); styles are sampled per cluster (ClusterStyles).
+    kind: str = choice("stargan_v2", "stargan_v2", "tunit")
+    num_clusters: int = num(10, 2, 4096)  # TUNIT's K (pseudo-domains); tunit only
+    guide_width: int = num(64, 1, 4096)  # first width of the guiding network's VGG11 trunk (TUNIT: 64); tunit only
 
 
 @dataclass
@@ -105,6 +111,33 @@ class TrainConfig:
 
 
 @dataclass
+class TunitConfig:
+    """TUNIT's guiding-network and generator terms (``model.kind: tunit``); defaults are TUNIT's code's.
+
+    Guiding step: ``L_moco + w_iic * L_IIC``, scaled by ``guide_scale`` once the GAN trains (from ``separated``). G step: ``L_adv(fake) + L_adv(rec) + w_rec L_rec +
+    w_vec L_style`` plus the paper's triplet, SR and content terms (``loss.lambda_*``). D: hinge loss with R1
+    weighted ``loss.lambda_reg`` (TUNIT's w_gp 10 on ``sum / batch`` is ``lambda_reg: 20`` with this project's
+    ``0.5 * sum / batch`` R1).
+    """
+
+    w_iic: float = num(5.0, 0.0, 1e6)
+    # the first `separated` iterations train the guiding network alone with its loss at full weight; from then on
+    # the GAN trains too and the guiding loss is scaled by guide_scale (TUNIT's `separated`, in iterations)
+    separated: int = num(0, 0, BIG)
+    guide_scale: float = num(0.1, 0.0, 1e6)
+    w_rec: float = num(0.1, 0.0, 1e6)
+    w_vec: float = num(0.01, 0.0, 1e6)
+    temperature: float = num(0.07, 0.0, 1e6, low_open=True)
+    queue_size: int = num(1024, 1, BIG)
+    guide_ema: float = num(0.999, 0.0, 1.0)  # momentum copy of the guiding network (MoCo keys)
+    ema_start: int = num(1000, 0, BIG)  # G's EMA starts here (TUNIT: after the first 1000-iteration epoch)
+    # augmented view for IIC and MoCo: resized crop (scale crop_scale-1), flip, colour jitter
+    crop_scale: float = num(0.8, 0.01, 1.0)
+    jitter: float = num(0.4, 0.0, 1.0)  # brightness, contrast and saturation factors in [1 - j, 1 + j]
+    hue: float = num(0.125, 0.0, 0.5)  # hue shift in turns, uniform in [-hue, hue]
+
+
+@dataclass
 class Config:
     """The whole experiment."""
 
@@ -112,6 +145,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tunit: TunitConfig = field(default_factory=TunitConfig)
 
     def validate(self) -> "Config":
         """Raise ValueError naming the first field whose value cannot work; return self."""
@@ -123,6 +157,9 @@ class Config:
             check_img_size(self.model.img_size)
         except ValueError as err:
             raise ValueError(f"model.img_size: {err}") from None
+        if self.model.kind == "tunit" and self.model.latent_dim != self.model.style_dim:
+            raise ValueError(f"model.kind=tunit samples styles as mu_y + sigma_y * z: model.latent_dim "
+                             f"({self.model.latent_dim}) must equal model.style_dim ({self.model.style_dim})")
         return self
 
 

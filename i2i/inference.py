@@ -206,6 +206,33 @@ class Translator:
             return self.reference_styles(ref[None], torch.tensor([label]))[0]
         return self.latent_styles(torch.tensor([label]), torch.Generator().manual_seed(spec.seed))[0]
 
+    @torch.inference_mode()
+    def domain_of(self, images, batch_size: int = 256) -> torch.Tensor:
+        """The (pseudo-)domain label of each image (paths, PIL images, uint8/float tensors, a (N, 3, H, W) batch, or
+        one image): (N,) long.
+
+        TUNIT models (``model.kind: tunit``): the guiding network's cluster. StarGAN v2 models: the domain ``y``
+        whose style code ``E(x, y)`` lies nearest (Euclidean) to the centre of that domain's latent styles (mean
+        of ``M(z, y)`` over 256 fixed z): the style encoder was trained to match the mapping network's codes of
+        the image's own domain, and the EMA networks carry no discriminator.
+        """
+        if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, torch.Tensor) and images.dim() == 3):
+            images = [images]
+        x = torch.stack([prepare_image(im, self.img_size) for im in images]) \
+            if not (isinstance(images, torch.Tensor) and images.dim() == 4) else \
+            torch.stack([prepare_image(im, self.img_size) for im in images.unbind()])
+        chunks = x.split(batch_size)
+        if self.cfg.model.kind == "tunit":
+            return torch.cat([self.nets.style_encoder.cluster_logits(c.to(self.device)).argmax(1).cpu() for c in chunks])
+        k = self.num_domains
+        labels = torch.arange(k).repeat_interleave(256)
+        centres = self.latent_styles(labels.view(k, 256), torch.Generator().manual_seed(0)).mean(1)  # (K, D)
+        out = []
+        for c in chunks:
+            codes = self.reference_styles(c[:, None].expand(-1, k, -1, -1, -1), torch.arange(k).expand(c.size(0), k))
+            out.append((codes - centres).norm(dim=-1).argmin(1).cpu())
+        return torch.cat(out)
+
     def translate(self, images, style: "StyleSpec") -> torch.Tensor:
         """Translate images (paths, PIL images or uint8/float tensors, or one of them) under one style: uint8
         (N, 3, S, S)."""

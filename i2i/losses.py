@@ -86,3 +86,42 @@ def style_regularization(s_trg: torch.Tensor, s_org: torch.Tensor) -> torch.Tens
 def content_loss(lpips_net: torch.nn.Module, x_src: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor:
     """Paper Eq. (4): mean LPIPS distance between the source and its translation (inputs in [-1, 1])."""
     return lpips_net(x_src, x_fake).mean()
+
+
+def hinge_loss(logits: torch.Tensor, mode: str) -> torch.Tensor:
+    """TUNIT's hinge GAN loss: ``mean relu(1 - l)`` (``"real"``), ``mean relu(1 + l)`` (``"fake"``), ``-mean l``
+    (``"generator"``)."""
+    if mode == "real":
+        return F.relu(1.0 - logits).mean()
+    if mode == "fake":
+        return F.relu(1.0 + logits).mean()
+    if mode == "generator":
+        return -logits.mean()
+    raise ValueError(f"hinge_loss mode must be real, fake or generator, got {mode!r}")
+
+
+def iic_loss(p: torch.Tensor, p_aug: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """IIC (Ji et al. 2019), as TUNIT uses it: ``-I(c; c')`` for cluster probabilities (N, K) of images and of
+    their augmented views.
+
+    The joint ``P = sym(sum_n p_n p'_n^T) / total`` (symmetrised, normalised) gives
+    ``-sum_ij P_ij (log P_ij - log P_i - log P_j)`` with entries below ``eps`` clamped to ``eps`` inside the logs.
+    Minimised by confident, balanced clusters that agree across the two views (minimum ``-log K``).
+    """
+    joint = p.t() @ p_aug
+    joint = (joint + joint.t()) / 2
+    joint = joint / joint.sum()
+    p_i = joint.sum(1, keepdim=True).expand_as(joint)
+    p_j = joint.sum(0, keepdim=True).expand_as(joint)
+    log = lambda t: t.clamp(min=eps).log()  # noqa: E731
+    return -(joint * (log(joint) - log(p_i) - log(p_j))).sum()
+
+
+def contrastive_loss(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor,
+                     temperature: float = 0.07) -> torch.Tensor:
+    """MoCo's InfoNCE, as TUNIT's style loss: cross-entropy of ``[q.k, q.queue_1, ..., q.queue_Q] / T`` with the
+    positive ``k`` (detached) in class 0. Dot products of raw (unnormalised) codes, as in TUNIT's code."""
+    pos = (query * key.detach()).sum(1, keepdim=True)
+    neg = query @ queue.detach().t()
+    logits = torch.cat([pos, neg], dim=1) / temperature
+    return F.cross_entropy(logits, torch.zeros(query.size(0), dtype=torch.long, device=query.device))

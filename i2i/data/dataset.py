@@ -47,6 +47,30 @@ def scan_split(root: str | Path, split: str = "train") -> tuple[list[str], list[
     return domains, files
 
 
+def decode_files(paths: list[Path], img_size: int, cache: str, progress: bool, desc: str
+                 ) -> tuple[bool, list[Path], list[int], torch.Tensor | None, int]:
+    """Check (and with caching decode) image files; unreadable ones are skipped with one warning each.
+
+    Returns ``(cached, kept_paths, kept_indices, images or None, num_skipped)``; caching is on for
+    ``cache="yes"``, or ``"auto"`` when the decoded images fit in 2 GiB.
+    """
+    cached = cache == "yes" or (cache == "auto" and len(paths) * 3 * img_size**2 <= AUTO_CACHE_BYTES)
+    kept_paths, kept, images, skipped = [], [], [], 0
+    for i, path in enumerate(tqdm(paths, desc=desc, unit="img", disable=not progress, leave=False)):
+        try:
+            if cached:
+                images.append(load_image(path, img_size))
+            else:
+                verify_image(path, img_size)
+        except Exception as err:  # PIL raises many types for bad files
+            skipped += 1
+            log.warning("skipping unreadable image %s (%s: %s)", path, type(err).__name__, err)
+            continue
+        kept_paths.append(path)
+        kept.append(i)
+    return cached, kept_paths, kept, torch.stack(images) if cached and images else None, skipped
+
+
 class DomainImages:
     """All images of one split, grouped by domain, decoded to uint8 (3, S, S) tensors.
 
@@ -58,35 +82,17 @@ class DomainImages:
     def __init__(self, root: str | Path, split: str, img_size: int, cache: str = "auto", progress: bool = True):
         self.root, self.split, self.img_size = Path(root), split, img_size
         self.domains, files = scan_split(root, split)
-        n_files = sum(len(f) for f in files)
-        self.cached = cache == "yes" or (cache == "auto" and n_files * 3 * img_size**2 <= AUTO_CACHE_BYTES)
-        self.num_skipped = 0
-        self.paths: list[Path] = []
-        labels: list[int] = []
-        images: list[torch.Tensor] = []
-        bar = tqdm(total=n_files, desc=f"reading {split}", unit="img", disable=not progress, leave=False)
-        for label, paths in enumerate(files):
-            for path in paths:
-                bar.update()
-                try:
-                    if self.cached:
-                        images.append(load_image(path, img_size))
-                    else:
-                        verify_image(path, img_size)
-                except Exception as err:  # PIL raises many types for bad files
-                    self.num_skipped += 1
-                    log.warning("skipping unreadable image %s (%s: %s)", path, type(err).__name__, err)
-                    continue
-                self.paths.append(path)
-                labels.append(label)
-        bar.close()
+        owners = [label for label, paths in enumerate(files) for _ in paths]
+        self.cached, self.paths, kept, images, self.num_skipped = decode_files(
+            [p for paths in files for p in paths], img_size, cache, progress, f"reading {split}")
+        labels = [owners[i] for i in kept]
         self.labels = torch.tensor(labels, dtype=torch.long)
         self.counts = torch.bincount(self.labels, minlength=len(self.domains))
         self.starts = torch.cumsum(self.counts, 0) - self.counts
         for name, count in zip(self.domains, self.counts.tolist()):
             if count == 0:
                 raise DatasetLayoutError(f"domain folder {self.root / split / name} has no readable image")
-        self.images = torch.stack(images) if self.cached else None
+        self.images = images
         if self.num_skipped:
             log.warning("%d unreadable image(s) skipped under %s", self.num_skipped, self.root / split)
 

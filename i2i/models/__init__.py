@@ -8,20 +8,25 @@ from torch import nn
 
 from .encoders import Discriminator, StyleEncoder
 from .generator import Generator, HighPass
+from .guiding import ClusterStyles, GuidingNetwork
 from .blocks import zero_init_residual
 from .mapping import MappingNetwork
 
-__all__ = ["Generator", "HighPass", "MappingNetwork", "StyleEncoder", "Discriminator", "Networks",
-           "build_networks"]
+__all__ = ["Generator", "HighPass", "MappingNetwork", "StyleEncoder", "Discriminator", "GuidingNetwork",
+           "ClusterStyles", "Networks", "build_networks"]
 
 
 @dataclass
 class Networks:
-    """The networks of one model; ``discriminator`` is None for inference-only (EMA) sets."""
+    """The networks of one model; ``discriminator`` is None for inference-only (EMA) sets.
+
+    TUNIT models (``model.kind: tunit``) hold a :class:`GuidingNetwork` as ``style_encoder`` and
+    :class:`ClusterStyles` as ``mapping_network``; every user of a model calls them the same way.
+    """
 
     generator: Generator
-    mapping_network: MappingNetwork
-    style_encoder: StyleEncoder
+    mapping_network: MappingNetwork | ClusterStyles
+    style_encoder: StyleEncoder | GuidingNetwork
     discriminator: Discriminator | None = None
 
     def items(self) -> list[tuple[str, nn.Module]]:
@@ -47,9 +52,13 @@ def build_networks(model_cfg, num_domains: int, discriminator: bool = True) -> N
     generator = Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim)
     if getattr(c, "zero_init_residual", False):
         zero_init_residual(generator)
+    if getattr(c, "kind", "stargan_v2") == "tunit":  # num_domains is the number of pseudo-domains (clusters)
+        mapping, encoder = (ClusterStyles(c.style_dim, num_domains),
+                            GuidingNetwork(c.img_size, c.style_dim, num_domains, c.guide_width))
+    else:
+        mapping, encoder = (MappingNetwork(c.latent_dim, c.style_dim, num_domains, c.hidden_dim),
+                            StyleEncoder(c.img_size, c.style_dim, num_domains, c.max_conv_dim, c.base_dim))
     return Networks(
-        generator,
-        MappingNetwork(c.latent_dim, c.style_dim, num_domains, c.hidden_dim),
-        StyleEncoder(c.img_size, c.style_dim, num_domains, c.max_conv_dim, c.base_dim),
+        generator, mapping, encoder,
         Discriminator(c.img_size, num_domains, c.max_conv_dim, c.base_dim) if discriminator else None,
     )

@@ -83,6 +83,15 @@ def all_reduce_mean(flat: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return flat
 
 
+def all_gather_rows(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Concatenate equal-shaped tensors of all ranks along dim 0, in rank order (the tensor itself without DDP)."""
+    if not info.enabled:
+        return t
+    parts = [torch.empty_like(t) for _ in range(info.world_size)]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
+
+
 def all_reduce_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> None:
     """Average the gradients of ``params`` over ranks with one flat all-reduce.
 
@@ -103,8 +112,9 @@ def check_in_sync(modules: dict[str, torch.nn.Module], info: DistInfo) -> None:
     """Raise if any network's parameters differ between ranks (compares per-network checksums; cheap)."""
     if not info.enabled:
         return
-    sums = torch.stack([torch.stack([p.detach().double().sum() for p in m.parameters()]).sum()
-                        for m in modules.values()])
+    device = next(t for m in modules.values() for t in [*m.parameters(), *m.buffers()]).device
+    zero = torch.zeros((), dtype=torch.float64, device=device)  # for networks without parameters
+    sums = torch.stack([sum((p.detach().double().sum() for p in m.parameters()), zero) for m in modules.values()])
     gathered = [torch.empty_like(sums) for _ in range(info.world_size)]
     dist.all_gather(gathered, sums)
     for rank, other in enumerate(gathered):

@@ -10,16 +10,19 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..clustering import cluster_accuracy, normalized_mutual_info
 from ..config import Config, config_to_dict, load_config, save_config
 from ..data import DatasetLayoutError, DomainImages, TrainBatches
+from ..data.unlabelled import UnlabelledBatches, UnlabelledImages
 from ..rundir import CONFIG_FILE, DOMAINS_FILE, FAN_FILE, read_domains, write_domains, write_weights
 from . import distributed
 from .checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_checkpoint,
                          remove_partial_saves, save_checkpoint, set_aside)
 from .distributed import DistInfo, all_reduce_mean
 from .logger import RunLogger
-from .samples import write_sample_grids
+from .samples import cluster_members, write_cluster_sample_grids, write_sample_grids
 from .trainer import Trainer
+from .tunit import TunitTrainer
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +101,8 @@ def resume_training(trainer: Trainer, run_dir: Path, info: DistInfo = DistInfo()
 
 
 def _mean_terms(history: list[dict[str, torch.Tensor]], info: DistInfo = DistInfo()) -> dict[str, float]:
-    keys = list(history[0])
-    stacked = torch.stack([torch.stack([h[k] for h in history]) for k in keys]).mean(1)
+    keys = list(dict.fromkeys(k for h in history for k in h))  # a TUNIT warm-up step has no D/G terms
+    stacked = torch.stack([torch.stack([h[k] for h in history if k in h]).mean() for k in keys])
     return dict(zip(keys, all_reduce_mean(stacked, info).tolist()))  # one host sync per log interval
 
 
@@ -131,28 +134,42 @@ def _load_images(cfg: Config, progress: bool) -> tuple[DomainImages, DomainImage
     return images, val
 
 
+def _load_unlabelled(cfg: Config, progress: bool) -> tuple[UnlabelledImages, UnlabelledImages]:
+    """TUNIT's training images (folders ignored) and the validation images (the training ones without ``val/``)."""
+    args = (cfg.model.img_size, cfg.data.cache_images, progress)
+    images = UnlabelledImages(cfg.data.root, "train", *args)
+    val = UnlabelledImages(cfg.data.root, "val", *args) if (Path(cfg.data.root) / "val").is_dir() else images
+    return images, val
+
+
 def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistInfo, device: torch.device) -> Path:
     t = cfg.train
     if t.batch_size % info.world_size:
         raise ValueError(f"train.batch_size={t.batch_size} (the global batch) must divide by the world size "
                          f"{info.world_size}")
     torch.manual_seed(t.seed)  # identical initial networks on every rank (rank 0's are broadcast anyway)
-    images, val = _load_images(cfg, progress)
+    tunit = cfg.model.kind == "tunit"
+    images, val = (_load_unlabelled if tunit else _load_images)(cfg, progress)
+    domains = [f"cluster{k}" for k in range(cfg.model.num_clusters)] if tunit else images.domains
     if info.is_main:
-        prepare_run_dir(cfg, run_dir, images.domains, resume)
+        prepare_run_dir(cfg, run_dir, domains, resume)
         for folder in remove_partial_saves(run_dir):
             log.warning("removed %s, left by an interrupted save", folder)
     distributed.barrier(info)
-    trainer = Trainer(cfg, images.num_domains, device, info)
+    trainer = (TunitTrainer if tunit else Trainer)(cfg, len(domains), device, info)
     if info.is_main and trainer.fan is not None and not (run_dir / FAN_FILE).is_file():  # inference needs it too
         write_weights(run_dir / FAN_FILE, trainer.fan)
     start = resume_training(trainer, run_dir, info) if resume else 0
     torch.manual_seed(t.seed + 1000 * info.rank + start)  # per-rank stream for anything random inside a step
     if info.is_main:
-        log.info("training on %s x %d: %d images in %d domains %s, LPIPS %s", device, info.world_size, len(images),
-                 images.num_domains, images.domains, trainer.lpips_provenance)
-    batches = TrainBatches(images, t.batch_size, cfg.model.latent_dim, t.seed, cfg.data.randcrop_prob, t.total_iters,
-                           info.rank, info.world_size)
+        log.info("training on %s x %d: %d images, %s %s, LPIPS %s", device, info.world_size, len(images),
+                 "pseudo-domains (no labels read)" if tunit else "domains", domains, trainer.lpips_provenance)
+    if tunit:
+        batches = UnlabelledBatches(images, t.batch_size, t.seed, cfg.data.randcrop_prob, cfg.tunit, t.total_iters,
+                                    info.rank, info.world_size)
+    else:
+        batches = TrainBatches(images, t.batch_size, cfg.model.latent_dim, t.seed, cfg.data.randcrop_prob,
+                               t.total_iters, info.rank, info.world_size)
     workers = cfg.data.num_workers
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, sampler=range(start, t.total_iters), num_workers=workers,
@@ -166,6 +183,7 @@ class TrainingLoop:
 
     SHOWN = {"D_real": "D/latent/real", "G_adv": "G/latent/adv", "cyc": "G/latent/cyc", "tri": "G/latent/tri",
              "cont": "G/latent/cont"}  # progress-bar postfix
+    SHOWN_TUNIT = {"iic": "C/iic", "moco": "C/moco", "D_real": "D/real", "G_adv": "G/adv", "rec": "G/rec"}
 
     def __init__(self, cfg: Config, run_dir: Path, trainer: Trainer, val: DomainImages, info: DistInfo, start: int,
                  progress: bool):
@@ -196,7 +214,8 @@ class TrainingLoop:
             w = self.trainer.weights(self.step - 1)
             means.update({"weight/ds": w.ds, "weight/sr": w.sr})
             self.logger.scalars(self.step, means)
-            self.bar.set_postfix({k: f"{means[v]:.3f}" for k, v in self.SHOWN.items()})
+            shown = self.SHOWN_TUNIT if isinstance(self.trainer, TunitTrainer) else self.SHOWN
+            self.bar.set_postfix({k: f"{means[v]:.3f}" for k, v in shown.items() if v in means})
 
     def save(self) -> None:
         """Log (which checks the losses), check the ranks agree, write a checkpoint (rank 0)."""
@@ -209,10 +228,27 @@ class TrainingLoop:
 
     def samples(self) -> None:
         trainer = self.trainer
-        grids = write_sample_grids(trainer.ema, self.val, self.run_dir / "samples", self.step,
-                                   self.cfg.model.latent_dim, trainer.device, trainer.fan)
+        if isinstance(trainer, TunitTrainer):
+            grids = write_cluster_sample_grids(trainer.ema, self.val, self.run_dir / "samples", self.step,
+                                               self.cfg.model.latent_dim, trainer.device)
+            self.cluster_quality()
+        else:
+            grids = write_sample_grids(trainer.ema, self.val, self.run_dir / "samples", self.step,
+                                       self.cfg.model.latent_dim, trainer.device, trainer.fan)
         for name, grid in grids.items():
             self.logger.image(f"samples/{name}", self.step, grid.cpu())
+
+    def cluster_quality(self) -> None:
+        """Log the clusters' accuracy and NMI on the validation images when their folders name true domains (for
+        evaluation only: training never reads them)."""
+        if self.val.true_labels is None:
+            return
+        pred = torch.full((len(self.val),), -1)
+        for k, members in enumerate(cluster_members(self.trainer.ema.style_encoder, self.val, len(self.val))):
+            pred[members] = k
+        true = self.val.true_labels
+        self.logger.scalars(self.step, {"cluster/acc": cluster_accuracy(pred, true),
+                                        "cluster/nmi": normalized_mutual_info(pred, true)})
 
     def run(self, loader) -> Path:
         """Train over ``loader``'s batches; return the last checkpoint."""

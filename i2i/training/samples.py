@@ -70,3 +70,46 @@ def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path,
     for name, grid in grids.items():
         save_png(grid, out_dir / f"step_{step:07d}_{name}.png")
     return grids
+
+
+@torch.no_grad()
+def cluster_members(guide, images, per_cluster: int = 8, batch_size: int = 256) -> list[list[int]]:
+    """For each pseudo-domain, the indices of the ``per_cluster`` images the guiding network assigns to it most
+    confidently (fewer when the cluster has fewer members)."""
+    device = next(guide.parameters()).device
+    probs = torch.cat([guide.cluster_logits(to_float(torch.stack([images.image(j) for j in range(i, min(
+        len(images), i + batch_size))])).to(device)).softmax(1).cpu() for i in range(0, len(images), batch_size)])
+    label = probs.argmax(1)
+    members = []
+    for k in range(probs.size(1)):
+        idx = (label == k).nonzero().flatten()
+        members.append(idx[probs[idx, k].argsort(descending=True)[:per_cluster]].tolist())
+    return members
+
+
+def write_cluster_sample_grids(ema: Networks, images, out_dir: str | Path, step: int, latent_dim: int,
+                               device: torch.device) -> dict[str, torch.Tensor]:
+    """Sample grids of a TUNIT run (no labels): ``reference`` (6 sources x 4 references, spread over the sorted
+    images), ``latent`` (every pseudo-domain's sampled styles) and ``clusters`` (one row per pseudo-domain: its
+    most confident members, an empty row for an empty cluster); each cluster's most confident member is also
+    written to ``RUN/clusters/clusterK.png`` (``out_dir``'s parent), for the app. Returns the uint8 grids by name."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spread = torch.linspace(0, len(images) - 1, 10).long().tolist()
+    src = to_float(torch.stack([images.image(i) for i in spread[:6]])).to(device)
+    ref = to_float(torch.stack([images.image(i) for i in spread[6:]])).to(device)
+    zeros = torch.zeros(ref.size(0), dtype=torch.long, device=device)
+    members = cluster_members(ema.style_encoder, images)
+    reps = Path(out_dir).parent / "clusters"  # RUN/clusters/clusterK.png: each cluster's most confident member
+    reps.mkdir(exist_ok=True)
+    for k, m in enumerate(members):
+        if m:
+            save_png(images.image(m[0]), reps / f"cluster{k}.png")
+    blank = torch.full((3, images.img_size, images.img_size), 255, dtype=torch.uint8)
+    rows = [[images.image(i) for i in m] + [blank] * (8 - len(m)) for m in members]
+    grids = {"reference": reference_grid(ema, src, ref, zeros),
+             "latent": latent_grid(ema, src, ema.mapping_network.mean.size(0), latent_dim),
+             "clusters": make_grid(torch.stack([im for row in rows for im in row]), nrow=8, padding=2, pad_value=255)}
+    for name, grid in grids.items():
+        save_png(grid, out_dir / f"step_{step:07d}_{name}.png")
+    return grids

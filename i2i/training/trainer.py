@@ -31,6 +31,28 @@ def compile_in_place(net: torch.nn.Module) -> None:
             child.compile()
 
 
+def mixed_precision(amp: str, device: torch.device):
+    """``(autocast, scaler)`` for ``train.amp`` (none|bf16|fp16) on ``device``: mixed precision on CUDA only, bf16
+    falling back to fp16 with a GradScaler where the GPU lacks it."""
+    wanted, amp = amp, amp if device.type == "cuda" else "none"
+    if wanted != "none" and amp == "none":
+        log.warning("train.amp=%s ignored on %s: mixed precision is used on CUDA only", wanted, device)
+    if amp == "bf16" and not torch.cuda.is_bf16_supported():
+        log.warning("bf16 not supported on this GPU; using fp16 with a GradScaler")
+        amp = "fp16"
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return (functools.partial(torch.autocast, device.type, dtype=dtype, enabled=amp != "none"),
+            torch.amp.GradScaler(device.type, enabled=amp == "fp16"))
+
+
+def content_lpips(cfg: Config, device: torch.device):
+    """``(LPIPS net or None, provenance)`` for the paper's content loss (None when ``lambda_cont`` is 0)."""
+    if cfg.loss.lambda_cont <= 0:
+        return None, "off"
+    net, provenance = build_lpips(random_weights=cfg.loss.lpips_weights == "random")
+    return net.to(device), provenance
+
+
 class Trainer:
     """One StarGAN v2 + smoothing iteration, as in StarGAN v2's solver.
 
@@ -63,15 +85,7 @@ class Trainer:
             name: torch.optim.Adam(net.parameters(), lr=t.f_lr if name == "mapping_network" else t.lr,
                                    betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
             for name, net in self.nets.items()}
-        amp = t.amp if device.type == "cuda" else "none"
-        if t.amp != "none" and amp == "none":
-            log.warning("train.amp=%s ignored on %s: mixed precision is used on CUDA only", t.amp, device)
-        if amp == "bf16" and not torch.cuda.is_bf16_supported():
-            log.warning("bf16 not supported on this GPU; using fp16 with a GradScaler")
-            amp = "fp16"
-        dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-        self.autocast = functools.partial(torch.autocast, device.type, dtype=dtype, enabled=amp != "none")
-        self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+        self.autocast, self.scaler = mixed_precision(t.amp, device)
         self.fan = None
         if cfg.model.w_hpf > 0:
             if not t.fan_weights:
@@ -83,10 +97,7 @@ class Trainer:
                     "is StarGAN v2's wing.ckpt (fetch it with StarGAN v2's `bash download.sh wing`, or from "
                     "https://www.dropbox.com/s/tjxpypwpt38926e/wing.ckpt?dl=0) and pass its path")
             self.fan = load_fan(t.fan_weights, device)
-        self.lpips, self.lpips_provenance = (None, "off")
-        if cfg.loss.lambda_cont > 0:
-            net, self.lpips_provenance = build_lpips(random_weights=cfg.loss.lpips_weights == "random")
-            self.lpips = net.to(device)
+        self.lpips, self.lpips_provenance = content_lpips(cfg, device)
 
     def weights(self, step: int) -> Weights:
         """Loss weights at ``step`` (decayed ds, ramped SR, lazy R1: ``r1_every * lambda_reg`` every

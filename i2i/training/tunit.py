@@ -1,0 +1,202 @@
+"""The TUNIT trainer (``model.kind: tunit``): guiding network, generator and discriminator without labels.
+
+One iteration, as TUNIT's ``trainGAN_UNSUP`` (Baek et al. 2021, MIT-licensed code read for the order and the
+weights), with the smooth-style-space paper's terms added to the generator step:
+
+1. guiding network ``C``: ``L_moco + w_iic * L_IIC`` (times ``guide_scale`` once the GAN trains) between each
+   image ``x`` and its augmented view; MoCo keys from the momentum copy of ``C`` (the EMA guiding network), negatives from a FIFO queue;
+2. pseudo-labels ``y = argmax C(x)``, references ``x_ref`` (a permutation of the batch) with ``y_ref``; D step with
+   the hinge loss on ``x_ref`` (real) and ``G(x, C(x_ref))`` (fake) under ``y_ref``, plus R1 on ``x_ref``;
+3. G step (also steps ``C``): hinge ``L_adv`` of the translation (``y_ref``) and of the reconstruction
+   ``G(x, C(x))`` (``y``), ``w_rec * L1`` reconstruction, ``w_vec * L_style`` (InfoNCE of ``C(G(x, s_ref))``
+   against the momentum encoder's ``C(x_ref)``), and the paper's terms: triplet with pseudo-domains as domains,
+   SR, LPIPS content;
+4. queue update (keys of every rank), EMA of C every iteration and of G from ``tunit.ema_start`` (before it, the
+   EMA generator is a copy of G so that early sample grids show the model), per-cluster style moments.
+
+Steps 2-3 start at iteration ``tunit.separated`` (TUNIT's warm-up of the guiding network alone).
+
+Triplets here (paper Eq. 1 with pseudo-domains): anchor ``C(x_ref_i)``, positive ``C(x_ref_j)`` of another
+reference with the same pseudo-label, negative ``C(x_i)`` when ``y_i != y_ref_i``; rows without such a positive or
+negative are left out. SR: ``s_ref`` and ``s_src``. Content: LPIPS between ``x`` and its translation.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from .. import losses
+from ..config import Config
+from ..models import build_networks
+from .distributed import DistInfo, all_gather_rows, all_reduce_gradients, all_reduce_mean, broadcast_module
+from .ema import update_ema
+from .schedules import ramp_weight
+from .step import Weights
+from .trainer import content_lpips, mixed_precision
+
+
+@contextlib.contextmanager
+def train_mode(net: torch.nn.Module):
+    """Batch statistics in BatchNorm for the momentum encoder's keys (TUNIT keeps its C_EMA in train mode)."""
+    was = net.training
+    net.train()
+    try:
+        yield net
+    finally:
+        net.train(was)
+
+
+def enqueue(queue: torch.Tensor, keys: torch.Tensor, size: int) -> torch.Tensor:
+    """MoCo's FIFO queue: append ``keys`` and keep the newest ``size`` rows."""
+    return torch.cat([queue, keys])[-size:]
+
+
+def same_label_partner(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row, the first other row with the same label, and whether there is one."""
+    same = labels[:, None] == labels[None, :]
+    same.fill_diagonal_(False)
+    return same.float().argmax(1), same.any(1)
+
+
+class TunitTrainer:
+    """Owns C (``nets.style_encoder``), G, D, the per-cluster style moments (``nets.mapping_network``), their EMA
+    copies, the optimisers and the MoCo queue; same interface as :class:`i2i.training.Trainer`."""
+
+    fan = None
+    channels_last = False
+
+    def __init__(self, cfg: Config, num_clusters: int, device: torch.device, dist_info: DistInfo = DistInfo()):
+        self.cfg, self.device, self.dist = cfg, device, dist_info
+        t = cfg.train
+        self.nets = build_networks(cfg.model, num_clusters).to(device)
+        if dist_info.enabled:
+            for _, net in self.nets.items():
+                broadcast_module(net)
+        self.ema = self.nets.ema_copy()
+        self.optims = {name: torch.optim.Adam(getattr(self.nets, name).parameters(), lr=t.lr,
+                                              betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
+                       for name in ("generator", "style_encoder", "discriminator")}
+        self.autocast, self.scaler = mixed_precision(t.amp, device)
+        self.lpips, self.lpips_provenance = content_lpips(cfg, device)
+        self.queue = torch.zeros(0, cfg.model.style_dim, device=device)
+
+    def weights(self, step: int) -> Weights:
+        """Weights of the paper's terms at ``step`` (StarGAN v2's sty, ds and cyc do not exist here: 0)."""
+        c = self.cfg.loss
+        return Weights(reg=c.lambda_reg, sty=0.0, ds=0.0, cyc=0.0, tri=c.lambda_tri,
+                       sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp), cont=c.lambda_cont)
+
+    def _update(self, loss: torch.Tensor, names: list[str]) -> None:
+        params = [p for name in names for p in getattr(self.nets, name).parameters()]
+        for name in names:
+            self.optims[name].zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward(inputs=params)
+        all_reduce_gradients(params, self.dist)
+        for name in names:
+            self.scaler.step(self.optims[name])
+        self.scaler.update()
+
+    def _reduce(self, t: torch.Tensor) -> torch.Tensor:
+        return all_reduce_mean(t, self.dist)
+
+    def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        """Run iteration ``step`` on ``{"x", "x_aug", "x_ref"}``; return detached loss terms (no host sync)."""
+        t, w = self.cfg.tunit, self.weights(step)
+        C, C_ema = self.nets.style_encoder, self.ema.style_encoder
+        x, x_aug, x_ref = batch["x"], batch["x_aug"], batch["x_ref"]
+        n = x.size(0)
+        out = {}
+        # steps 2 and 3 (D, G) run in _gan_steps, from iteration tunit.separated on; step 4 ends this function
+
+        # 1. guiding network: MoCo + IIC between x and its augmented view
+        with torch.no_grad(), train_mode(C_ema), self.autocast():
+            key = C_ema.style(x_aug).float()
+        if self.queue.numel() == 0:  # TUNIT fills the queue with one batch of keys before training
+            self.queue = all_gather_rows(key, self.dist)
+        with self.autocast():
+            q, logits = C.style_and_logits(torch.cat([x, x_aug]))
+        q, logits = q.float()[:n], logits.float()
+        probs = logits.softmax(1)
+        l_moco = losses.contrastive_loss(q, key, self.queue, t.temperature)
+        l_iic = losses.iic_loss(probs[:n], probs[n:])
+        gan = step >= t.separated
+        self._update((t.guide_scale if gan else 1.0) * (l_moco + t.w_iic * l_iic), ["style_encoder"])
+        out.update({"C/moco": l_moco.detach(), "C/iic": l_iic.detach()})
+        if gan:
+            out.update(self._gan_steps(x, x_ref, w, step))
+        self.queue = enqueue(self.queue, all_gather_rows(key, self.dist), t.queue_size)
+        update_ema(C, C_ema, t.guide_ema)
+        with torch.no_grad():
+            s_ema, logits_ema = C_ema.style_and_logits(x)
+            self.nets.mapping_network.update(s_ema.float(), logits_ema.argmax(1), self._reduce)
+        update_ema(self.nets.mapping_network, self.ema.mapping_network)
+        return out
+
+    def _gan_steps(self, x: torch.Tensor, x_ref: torch.Tensor, w: Weights, step: int) -> dict[str, torch.Tensor]:
+        """Steps 2 and 3 (D, then G with C) and G's EMA; returns their loss terms."""
+        nets, t, n, out = self.nets, self.cfg.tunit, x.size(0), {}
+        C, G, D, C_ema = nets.style_encoder, nets.generator, nets.discriminator, self.ema.style_encoder
+
+        # the translation and reconstruction, made once with their graph: C and G do not change in the D step, so
+        # D gets the same fake detached (TUNIT computes it twice). x_ref is a permutation of x, so the BatchNorm
+        # statistics of the pair are x's alone.
+        with self.autocast():
+            s_pair, logits_pair = C.style_and_logits(torch.cat([x, x_ref]))
+            y, y_ref = logits_pair.detach().argmax(1).split(n)  # pseudo-labels
+            s_src, s_ref = s_pair.float().split(n)
+            h, cache = G.encode_content(x)
+            rows = torch.arange(n, device=x.device).repeat(2)
+            x_fake, x_rec = G.decode_sources(h, cache, None, torch.cat([s_ref, s_src]), rows).float().split(n)
+
+        # 2. D step: hinge loss on the references (real) and the translations (fake) under y_ref, R1 on the reals
+        D.requires_grad_(True)
+        x_real = x_ref.detach().requires_grad_(w.reg > 0)
+        with self.autocast(enabled=False):
+            d_real = D(x_real, y_ref)
+            loss_real = losses.hinge_loss(d_real, "real")
+            loss_reg = losses.r1_penalty(d_real, x_real) if w.reg > 0 else d_real.new_zeros(())
+        with self.autocast():
+            loss_fake = losses.hinge_loss(D(x_fake.detach(), y_ref).float(), "fake")
+        self._update(loss_real + loss_fake + w.reg * loss_reg, ["discriminator"])
+        D.requires_grad_(False)
+        out.update({"D/real": loss_real.detach(), "D/fake": loss_fake.detach(), "D/reg": loss_reg.detach()})
+
+        # 3. G step (G and C)
+        with self.autocast():
+            adv_fake, adv_rec = D(torch.cat([x_fake, x_rec]), torch.cat([y_ref, y])).float().split(n)
+            s_fake = C.style(x_fake).float()
+        with torch.no_grad(), train_mode(C_ema), self.autocast():
+            key_ref = C_ema.style(x_ref).float()
+        l_adv = losses.hinge_loss(adv_fake, "generator") + losses.hinge_loss(adv_rec, "generator")
+        l_rec = (x_rec - x).abs().mean()
+        l_vec = losses.contrastive_loss(s_fake, key_ref, self.queue, t.temperature)
+        l_tri = l_sr = l_cont = x.new_zeros(())
+        if w.tri > 0:
+            partner, has_partner = same_label_partner(y_ref)
+            l_tri = losses.triplet_loss(s_ref, s_ref[partner], s_src, self.cfg.loss.tri_margin,
+                                        has_partner & (y != y_ref))
+        if self.cfg.loss.lambda_sr > 0:
+            l_sr = losses.style_regularization(s_ref, s_src)
+        if w.cont > 0 and self.lpips is not None:
+            l_cont = losses.content_loss(self.lpips, x.float(), x_fake)
+        loss = l_adv + t.w_rec * l_rec + t.w_vec * l_vec + w.tri * l_tri + w.sr * l_sr + w.cont * l_cont
+        self._update(loss, ["generator", "style_encoder"])
+        out.update({f"G/{k}": v.detach() for k, v in
+                    dict(adv=l_adv, rec=l_rec, vec=l_vec, tri=l_tri, sr=l_sr, cont=l_cont).items()})
+
+        update_ema(G, self.ema.generator, self.cfg.train.ema_beta if step >= t.ema_start else 0.0)
+        return out
+
+    def state_dict(self) -> dict:
+        """Optimiser, grad-scaler states and the MoCo queue (the weights are saved separately as safetensors)."""
+        return {"optimizers": {k: o.state_dict() for k, o in self.optims.items()}, "scaler": self.scaler.state_dict(),
+                "queue": self.queue.detach().cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, opt in self.optims.items():
+            opt.load_state_dict(state["optimizers"][name])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.queue = state["queue"].to(self.device)
+
