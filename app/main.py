@@ -49,6 +49,15 @@ def cluster_images(run_dir: Path, domains: list[str]) -> list[Path]:
     return [run_dir / "clusters" / f"{d}.png" for d in domains if (run_dir / "clusters" / f"{d}.png").is_file()]
 
 
+def domain_thumbnails(files: list[Path], copies: list[str], domains: list[str], tunit: bool) -> list[tuple[str, str]]:
+    """One ``(copied image, domain)`` per domain for the domain pickers, in domain order: a TUNIT run's cluster
+    representative (named after its cluster), else the first example from the domain's folder."""
+    first: dict[str, str] = {}
+    for f, copy in zip(files, copies):
+        first.setdefault(f.stem if tunit else f.parent.name, copy)
+    return [(first[d], d) for d in domains if d in first]
+
+
 def _val_images(data, translator: Translator):
     """The validation images of the app's data set for the style maps, or None when there are none."""
     from i2i.data import DatasetLayoutError, DomainImages
@@ -85,22 +94,23 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
         names = names if names[0] != names[1] else (str(checkpoint), str(compare))
         comparer = CompareHandlers(handlers, Translator.load(compare, device), names, _val_images(data, translator))
     run_dir, _ = resolve_checkpoint(checkpoint)
-    clusters = cluster_images(run_dir, translator.domains)
-    found = clusters if translator.cfg.model.kind == "tunit" else find_examples(data or translator.cfg.data.root,
-                                                                                   translator.domains)
+    tunit = translator.cfg.model.kind == "tunit"
+    found = (cluster_images(run_dir, translator.domains) if tunit
+             else find_examples(data or translator.cfg.data.root, translator.domains))
     examples = copy_examples(found, out_dir)
+    thumbs = domain_thumbnails(found, examples, translator.domains, tunit)
     header = (f"# i2i: smooth style interpolation\nModel **{run_dir.name}** ({translator.img_size} px, domains "
               f"{', '.join(translator.domains)}) on `{translator.device}`. Pick a source and two styles: the same "
               "domain gives an intra-domain interpolation, two domains an inter-domain one.")
-    if translator.cfg.model.kind == "tunit":
+    if tunit:
         header += ("\n\nTrained without labels (TUNIT): the domains are the guiding network's clusters; the examples "
-                   "are each cluster's most confident validation image, in cluster order.")
+                   "and the domain pickers' thumbnails are each cluster's most confident validation image.")
     if lpips_weights == RANDOM_WEIGHTS:
         header += (f"\n\n**[{RANDOM_WEIGHTS}]** The LPIPS AlexNet trunk was not found, so Perceptual Smoothness "
                    "scores below use a random trunk (see the README's weights table).")
     if comparer is not None:
         header += f"\n\nCompare tab: **{comparer.names[0]}** (A) against **{comparer.names[1]}** (B)."
-    return build_app(handlers, examples, header, comparer), out_dir
+    return build_app(handlers, examples, header, comparer, thumbs), out_dir
 
 
 def launch(checkpoint: str | Path, host: str = "127.0.0.1", port: int | None = None, block: bool = True, **kwargs):

@@ -53,12 +53,30 @@ def user_errors(fn):
     return wrapper
 
 
-def _style_picker(title: str, domains: list[str], domain: str, seed: int):
-    """Radio (seed | reference), domain dropdown, seed number, reference upload (shown only when selected)."""
+def _domain_gallery(thumbs: list[tuple[str, str]], dom: gr.Dropdown) -> None:
+    """Thumbnails of the domains (a TUNIT run's cluster representatives) under a picker; a click selects one."""
+    names = [name for _, name in thumbs]
+
+    def pick(evt: gr.SelectData):
+        return names[evt.index]
+
+    columns = min(len(thumbs), 6)
+    rows = -(-len(thumbs) // columns)
+    gallery = gr.Gallery(thumbs, label="domains (click one)", columns=columns, height=110 * rows + 40,
+                         allow_preview=False, object_fit="contain", interactive=False, buttons=[], format="png",
+                         elem_classes=["domain-thumbs"])
+    gallery.select(pick, None, dom, api_visibility="private", queue=False, show_progress="hidden")
+
+
+def _style_picker(title: str, domains: list[str], domain: str, seed: int, thumbs: list[tuple[str, str]]):
+    """Radio (seed | reference), domain dropdown with its thumbnails, seed number, reference upload (shown only
+    when selected)."""
     with gr.Group():
         gr.Markdown(f"**{title}**")
         kind = gr.Radio(list(STYLE_SOURCES), value="seed", label="style from")
         dom = gr.Dropdown(domains, value=domain, label="domain")
+        if thumbs:
+            _domain_gallery(thumbs, dom)
         seed_box = gr.Number(value=seed, precision=0, minimum=0, label="seed (mapping network)")
         ref = image_upload(f"{title} reference", visible=False, height=160)
     kind.change(lambda k: (gr.Number(visible=k == "seed"), gr.Image(visible=k == "reference")), kind,
@@ -66,8 +84,8 @@ def _style_picker(title: str, domains: list[str], domain: str, seed: int):
     return kind, dom, seed_box, ref
 
 
-def _interpolation_inputs(domains: list[str], examples: list[str], align_default: bool, align_label: str,
-                          prefix: str = ""):
+def _interpolation_inputs(domains: list[str], examples: list[str], thumbs: list[tuple[str, str]],
+                          align_default: bool, align_label: str, prefix: str = ""):
     """Source (with examples), start and end style pickers, frames, lerp/slerp, face alignment and the Generate
     button, as the Interpolate and Compare tabs share them; returns ``(inputs, button)``."""
     with gr.Row():
@@ -75,8 +93,8 @@ def _interpolation_inputs(domains: list[str], examples: list[str], align_default
             source = image_upload("source image", height=256, elem_id=f"{prefix}source" if prefix else None)
             if examples:
                 gr.Examples(examples, inputs=source, label="examples (validation images)")
-        start = _style_picker("start", domains, domains[0], 0)
-        end = _style_picker("end", domains, domains[min(1, len(domains) - 1)], 1)
+        start = _style_picker("start", domains, domains[0], 0, thumbs)
+        end = _style_picker("end", domains, domains[min(1, len(domains) - 1)], 1, thumbs)
     with gr.Row():
         steps = gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)")
         method = gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation")
@@ -85,11 +103,13 @@ def _interpolation_inputs(domains: list[str], examples: list[str], align_default
     return [source, *start, *end, steps, method, align], run
 
 
-def _compare_tab(compare, domains: list[str], examples: list[str], align_default: bool, align_label: str) -> None:
+def _compare_tab(compare, domains: list[str], examples: list[str], thumbs: list[tuple[str, str]],
+                 align_default: bool, align_label: str) -> None:
     """The Compare tab: named endpoints ``compare`` and ``style_map``."""
     a, b = compare.names
     with gr.Tab("Compare"):
-        inputs, run = _interpolation_inputs(domains, examples, align_default, align_label, prefix="compare-")
+        inputs, run = _interpolation_inputs(domains, examples, thumbs, align_default, align_label,
+                                            prefix="compare-")
         scores = gr.Markdown(elem_id="compare-scores")
         strip_a = gr.Image(label=f"A: {a}", type="numpy", interactive=False, format="png", elem_id="strip-a")
         strip_b = gr.Image(label=f"B: {b}", type="numpy", interactive=False, format="png", elem_id="strip-b")
@@ -107,9 +127,11 @@ def _compare_tab(compare, domains: list[str], examples: list[str], align_default
         maps_button.click(compare.style_maps, None, [map_a, map_b], api_name="style_map", concurrency_id="model")
 
 
-def build_app(handlers: DemoHandlers, examples: list[str], header: str, compare=None) -> gr.Blocks:
+def build_app(handlers: DemoHandlers, examples: list[str], header: str, compare=None,
+              thumbs: list[tuple[str, str]] | None = None) -> gr.Blocks:
     """The app's Blocks: named endpoints ``interpolate`` and ``translate`` (and ``compare`` / ``style_map`` with a
-    second model), all queued on one model lock."""
+    second model), all queued on one model lock. ``thumbs``: ``(image, domain)`` shown under the domain pickers."""
+    thumbs = thumbs or []
     domains = handlers.translator.domains
     face_model = handlers.translator.cfg.model.w_hpf > 0
     align_label = "align the face first (CelebA-HQ framing, largest face; for face models)"
@@ -117,7 +139,7 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str, compare=
                    delete_cache=(3600, 3600)) as demo:
         gr.Markdown(header)
         with gr.Tab("Interpolate"):
-            inputs, run = _interpolation_inputs(domains, examples, face_model, align_label)
+            inputs, run = _interpolation_inputs(domains, examples, thumbs, face_model, align_label)
             smoothness = gr.Markdown()
             gallery = gr.Gallery(label="frames (alpha under each)", columns=10, height="auto", object_fit="contain",
                                  format="png")
@@ -157,7 +179,7 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str, compare=
             t_run.click(user_errors(handlers.translate), [t_source, t_domains, t_seeds, t_reference, t_align],
                         [t_grid, t_caption], api_name="translate", concurrency_id="model")
         if compare is not None:
-            _compare_tab(compare, domains, examples, face_model, align_label)
+            _compare_tab(compare, domains, examples, thumbs, face_model, align_label)
         gr.Markdown(f"Uploads: any image mode (greyscale, RGBA, CMYK are converted to RGB); larger than "
                     f"{MAX_UPLOAD_SIDE} px is downscaled, over {MAX_UPLOAD_PIXELS // 10**6} MP is refused.")
     return demo

@@ -295,6 +295,21 @@ def test_app_in_headless_chromium(served_app, source_file, tmp_path):
 
 
 @browser_test
+def test_domain_thumbnails_pick_the_domain(served_app):
+    """Each style picker shows one thumbnail per domain; clicking one selects that domain in its dropdown."""
+    url, _ = served_app
+    with browser_page(url, height=1100) as page:
+        page.get_by_role("button", name="Generate").wait_for(timeout=60_000)
+        end_thumbs = page.locator(".domain-thumbs").nth(1).locator(".thumbnail-item")
+        assert end_thumbs.count() == 3
+        end_domain = page.get_by_label("domain").nth(1)
+        assert end_domain.input_value() == "dots"
+        end_thumbs.nth(2).click()
+        page.wait_for_function("(el) => el.value === 'stripes'", arg=end_domain.element_handle(), timeout=30_000)
+        assert page.get_by_label("domain").nth(0).input_value() == "checks"  # the other picker is untouched
+
+
+@browser_test
 def test_compare_tab_in_headless_chromium(served_app, source_file, tmp_path):
     """Compare mode renders: both strips, both PS values, the step-distance plot and both style maps."""
     url, _ = served_app

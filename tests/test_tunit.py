@@ -4,6 +4,7 @@ import json
 import math
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -270,7 +271,7 @@ def test_guiding_network_trains_alone_before_separated(synthetic_root):
 
 
 def test_ablation_rows_name_the_baseline_of_the_mode(tmp_path):
-    from app.main import cluster_images
+    from app.main import cluster_images, domain_thumbnails
     from evaluation.ablate import row_labels
 
     assert row_labels(["baseline", "full"], "tunit") == {"baseline": "A: TUNIT",
@@ -281,3 +282,9 @@ def test_ablation_rows_name_the_baseline_of_the_mode(tmp_path):
         (tmp_path / "clusters" / f"cluster{k}.png").write_bytes(b"")
     assert [p.name for p in cluster_images(tmp_path, ["cluster0", "cluster1", "cluster2"])] == [
         "cluster0.png", "cluster2.png"]
+    clusters = cluster_images(tmp_path, ["cluster0", "cluster1", "cluster2"])
+    assert domain_thumbnails(clusters, ["a.png", "b.png"], ["cluster0", "cluster1", "cluster2"], tunit=True) == [
+        ("a.png", "cluster0"), ("b.png", "cluster2")]
+    examples = [Path("val/dots/1.jpg"), Path("val/dots/2.jpg"), Path("val/checks/1.jpg")]
+    assert domain_thumbnails(examples, ["d1", "d2", "c1"], ["checks", "dots", "stripes"], tunit=False) == [
+        ("c1", "checks"), ("d1", "dots")]  # first image per domain, in domain order
