@@ -217,6 +217,16 @@ def test_lazy_r1_weight_is_n_times_every_nth_iteration(tiny_config):
     assert Trainer(tiny_config("loss.lambda_reg=0.5"), 3, torch.device("cpu")).weights(7).reg == 0.5
 
 
+def test_discriminator_learning_rate_defaults_to_lr(tiny_config):
+    def rates(*overrides):
+        trainer = Trainer(tiny_config(*overrides), 3, torch.device("cpu"))
+        return {name: opt.param_groups[0]["lr"] for name, opt in trainer.optims.items()}
+
+    assert rates("train.lr=2e-4", "train.f_lr=1e-6") == {"generator": 2e-4, "mapping_network": 1e-6,
+                                                         "style_encoder": 2e-4, "discriminator": 2e-4}
+    assert rates("train.lr=2e-4", "train.d_lr=8e-4")["discriminator"] == 8e-4
+
+
 def test_channels_last_and_cpu_amp_give_the_same_parameters(tiny_config, synthetic_root, caplog):
     """NHWC is a memory layout, not math: one iteration's losses match NCHW to float rounding, and so do the
     parameters except where Adam's first step (about lr * sign(g)) meets a near-zero gradient whose sign the

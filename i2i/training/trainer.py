@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config
+from ..config import Config, TrainConfig
 from ..models import build_networks
 from ..models.fan import load_fan
 from ..pretrained import build_lpips
@@ -29,6 +29,14 @@ def compile_in_place(net: torch.nn.Module) -> None:
                 block.compile()
         else:
             child.compile()
+
+
+def learning_rate(t: TrainConfig, name: str) -> float:
+    """Adam's learning rate for the network ``name``: ``f_lr`` for the mapping network, ``d_lr`` (when set) for
+    the discriminator, else ``lr``."""
+    if name == "mapping_network":
+        return t.f_lr
+    return t.d_lr or t.lr if name == "discriminator" else t.lr
 
 
 def mixed_precision(amp: str, device: torch.device):
@@ -82,8 +90,8 @@ class Trainer:
             for name in ("generator", "mapping_network", "style_encoder"):
                 compile_in_place(getattr(self.nets, name))
         self.optims = {
-            name: torch.optim.Adam(net.parameters(), lr=t.f_lr if name == "mapping_network" else t.lr,
-                                   betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
+            name: torch.optim.Adam(net.parameters(), lr=learning_rate(t, name), betas=(t.beta1, t.beta2),
+                                   weight_decay=t.weight_decay)
             for name, net in self.nets.items()}
         self.autocast, self.scaler = mixed_precision(t.amp, device)
         self.fan = None

@@ -33,7 +33,7 @@ from .distributed import DistInfo, all_gather_rows, all_reduce_gradients, all_re
 from .ema import update_ema
 from .schedules import ramp_weight
 from .step import Weights
-from .trainer import content_lpips, mixed_precision
+from .trainer import content_lpips, learning_rate, mixed_precision
 
 
 @contextlib.contextmanager
@@ -74,7 +74,7 @@ class TunitTrainer:
             for _, net in self.nets.items():
                 broadcast_module(net)
         self.ema = self.nets.ema_copy()
-        self.optims = {name: torch.optim.Adam(getattr(self.nets, name).parameters(), lr=t.lr,
+        self.optims = {name: torch.optim.Adam(getattr(self.nets, name).parameters(), lr=learning_rate(t, name),
                                               betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
                        for name in ("generator", "style_encoder", "discriminator")}
         self.autocast, self.scaler = mixed_precision(t.amp, device)
