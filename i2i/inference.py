@@ -218,10 +218,7 @@ class Translator:
         """
         if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, torch.Tensor) and images.dim() == 3):
             images = [images]
-        x = torch.stack([prepare_image(im, self.img_size) for im in images]) \
-            if not (isinstance(images, torch.Tensor) and images.dim() == 4) else \
-            torch.stack([prepare_image(im, self.img_size) for im in images.unbind()])
-        chunks = x.split(batch_size)
+        chunks = torch.stack([prepare_image(im, self.img_size) for im in images]).split(batch_size)
         if self.cfg.model.kind == "tunit":
             return torch.cat([self.nets.style_encoder.cluster_logits(c.to(self.device)).argmax(1).cpu() for c in chunks])
         k = self.num_domains
