@@ -37,6 +37,8 @@ class ModelConfig:
     hidden_dim: int = num(512, 1, 65536)
     max_conv_dim: int = num(512, 1, 65536)
     base_dim: int | None = num(None, 1, 65536)  # None: StarGAN v2's 2**14 // img_size
+    # Spatial size of G's encoder output. None: StarGAN v2's 16 at every img_size (a weak bottleneck at 32 px)
+    bottleneck_size: int | None = num(None, 4, 256)
     w_hpf: float = num(0.0, 0.0, 1e6)
     # False: StarGAN v2's He initialisation everywhere. True: the generator's residual branches start at zero
     # (G begins as a copy of its input), which keeps the content from the first iteration on short schedules.
@@ -158,6 +160,10 @@ class Config:
             check_img_size(self.model.img_size)
         except ValueError as err:
             raise ValueError(f"model.img_size: {err}") from None
+        try:
+            check_bottleneck_size(self.model.bottleneck_size or 16, self.model.img_size)
+        except ValueError as err:
+            raise ValueError(f"model.bottleneck_size: {err}") from None
         if self.model.kind == "tunit" and self.model.latent_dim != self.model.style_dim:
             raise ValueError(f"model.kind=tunit samples styles as mu_y + sigma_y * z: model.latent_dim "
                              f"({self.model.latent_dim}) must equal model.style_dim ({self.model.style_dim})")
@@ -169,6 +175,14 @@ def check_img_size(img_size: int) -> int:
     log2 = int(round(math.log2(img_size))) if img_size > 0 else -1
     if img_size < 32 or img_size > 512 or 2**log2 != img_size:
         raise ValueError(f"img_size must be a power of two from 32 to 512, got {img_size}")
+    return log2
+
+
+def check_bottleneck_size(size: int, img_size: int) -> int:
+    """Return ``log2(size)``; raise unless it is a power of two from 4 to ``img_size / 2``."""
+    log2 = int(round(math.log2(size))) if size > 0 else -1
+    if size < 4 or 2 * size > img_size or 2**log2 != size:
+        raise ValueError(f"must be a power of two from 4 to img_size / 2 = {img_size // 2}, got {size}")
     return log2
 
 

@@ -39,6 +39,8 @@ def test_overrides_and_types(tmp_path):
     ("train.lr=fast", "expects float"),
     ("loss.tri_hard_negatives=3", "expects bool"),
     ("model.img_size=48", "power of two"),
+    ("model.bottleneck_size=12", "model.bottleneck_size: must be a power of two"),
+    ("model.bottleneck_size=32", "model.bottleneck_size: must be a power of two from 4 to img_size / 2 = 16"),
     ("train.amp=fp8", "train.amp"),
     ("train.total_iters", "section.key=value"),
 ])

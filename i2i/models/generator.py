@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import AdainResBlk, ResBlk, check_img_size, default_base_dim, he_init
+from .blocks import AdainResBlk, ResBlk, check_bottleneck_size, check_img_size, default_base_dim, he_init
 
 
 class HighPass(nn.Module):
@@ -36,6 +36,11 @@ class Generator(nn.Module):
         Weight of the face high-pass path; 0 disables it (one fewer stage, plain skip connections).
     base_dim : int, optional
         Width of the first layer; defaults to StarGAN v2's ``2**14 // img_size``.
+    bottleneck_size : int, optional
+        Spatial size of the encoder's output; defaults to StarGAN v2's 16 (one downsampling stage per halving
+        from ``img_size``). At small sizes 16 is a weak bottleneck (half the resolution at 32 px, where 256 px
+        has a sixteenth), so the source's texture passes through it; a smaller one makes the decoder draw
+        the texture from the style.
 
     Notes
     -----
@@ -44,7 +49,7 @@ class Generator(nn.Module):
     """
 
     def __init__(self, img_size: int = 256, style_dim: int = 64, max_conv_dim: int = 512,
-                 w_hpf: float = 0, base_dim: int | None = None):
+                 w_hpf: float = 0, base_dim: int | None = None, bottleneck_size: int | None = None):
         super().__init__()
         log2 = check_img_size(img_size)
         dim_in = base_dim or default_base_dim(img_size)
@@ -55,7 +60,7 @@ class Generator(nn.Module):
         self.decode = nn.ModuleList()
         self.to_rgb = nn.Sequential(nn.InstanceNorm2d(dim_in, affine=True), nn.LeakyReLU(0.2),
                                     nn.Conv2d(dim_in, 3, 1, 1, 0))
-        repeat_num = log2 - 4 + (1 if w_hpf > 0 else 0)
+        repeat_num = log2 - check_bottleneck_size(bottleneck_size or 16, img_size) + (1 if w_hpf > 0 else 0)
         dim_out = dim_in
         for _ in range(repeat_num):
             dim_out = min(dim_in * 2, max_conv_dim)
