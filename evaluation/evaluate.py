@@ -10,13 +10,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from i2i.clustering import cluster_accuracy, normalized_mutual_info
 from i2i.data.dataset import DomainImages, scan_split
 from i2i.data.images import to_float
 from i2i.inference import Translator
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
 from . import content, protocols
-from i2i.clustering import cluster_accuracy, normalized_mutual_info
 from .domain_accuracy import load_or_train_classifier, real_accuracy
 from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics
 from .frd import build_face_embedder

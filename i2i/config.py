@@ -161,7 +161,7 @@ class Config:
         except ValueError as err:
             raise ValueError(f"model.img_size: {err}") from None
         try:
-            check_bottleneck_size(self.model.bottleneck_size or 16, self.model.img_size)
+            check_bottleneck_size(self.model.bottleneck_size, self.model.img_size)
         except ValueError as err:
             raise ValueError(f"model.bottleneck_size: {err}") from None
         if self.model.kind == "tunit" and self.model.latent_dim != self.model.style_dim:
@@ -178,8 +178,9 @@ def check_img_size(img_size: int) -> int:
     return log2
 
 
-def check_bottleneck_size(size: int, img_size: int) -> int:
-    """Return ``log2(size)``; raise unless it is a power of two from 4 to ``img_size / 2``."""
+def check_bottleneck_size(size: int | None, img_size: int) -> int:
+    """Return ``log2(size)`` (None: StarGAN v2's 16); raise unless it is a power of two from 4 to ``img_size / 2``."""
+    size = 16 if size is None else size
     log2 = int(round(math.log2(size))) if size > 0 else -1
     if size < 4 or 2 * size > img_size or 2**log2 != size:
         raise ValueError(f"must be a power of two from 4 to img_size / 2 = {img_size // 2}, got {size}")

@@ -60,7 +60,7 @@ class Generator(nn.Module):
         self.decode = nn.ModuleList()
         self.to_rgb = nn.Sequential(nn.InstanceNorm2d(dim_in, affine=True), nn.LeakyReLU(0.2),
                                     nn.Conv2d(dim_in, 3, 1, 1, 0))
-        repeat_num = log2 - check_bottleneck_size(bottleneck_size or 16, img_size) + (1 if w_hpf > 0 else 0)
+        repeat_num = log2 - check_bottleneck_size(bottleneck_size, img_size) + (1 if w_hpf > 0 else 0)
         dim_out = dim_in
         for _ in range(repeat_num):
             dim_out = min(dim_in * 2, max_conv_dim)

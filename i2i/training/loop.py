@@ -20,7 +20,7 @@ from .checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_ch
                          remove_partial_saves, save_checkpoint, set_aside)
 from .distributed import DistInfo, all_reduce_mean
 from .logger import RunLogger
-from .samples import cluster_members, write_cluster_sample_grids, write_sample_grids
+from .samples import cluster_probabilities, write_cluster_sample_grids, write_sample_grids
 from .trainer import Trainer
 from .tunit import TunitTrainer
 
@@ -243,9 +243,7 @@ class TrainingLoop:
         evaluation only: training never reads them)."""
         if self.val.true_labels is None:
             return
-        pred = torch.full((len(self.val),), -1)
-        for k, members in enumerate(cluster_members(self.trainer.ema.style_encoder, self.val, len(self.val))):
-            pred[members] = k
+        pred = cluster_probabilities(self.trainer.ema.style_encoder, self.val).argmax(1)
         true = self.val.true_labels
         self.logger.scalars(self.step, {"cluster/acc": cluster_accuracy(pred, true),
                                         "cluster/nmi": normalized_mutual_info(pred, true)})

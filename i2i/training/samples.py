@@ -73,12 +73,20 @@ def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path,
 
 
 @torch.no_grad()
-def cluster_members(guide, images, per_cluster: int = 8, batch_size: int = 256) -> list[list[int]]:
+def cluster_probabilities(guide, images, batch_size: int = 256) -> torch.Tensor:
+    """The guiding network's pseudo-domain probabilities (N, K) of every image of ``images``, on the CPU."""
+    device = next(guide.parameters()).device
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        x = to_float(torch.stack([images.image(i) for i in range(start, min(len(images), start + batch_size))]))
+        chunks.append(guide.cluster_logits(x.to(device)).softmax(1).cpu())
+    return torch.cat(chunks)
+
+
+def cluster_members(guide, images, per_cluster: int = 8) -> list[list[int]]:
     """For each pseudo-domain, the indices of the ``per_cluster`` images the guiding network assigns to it most
     confidently (fewer when the cluster has fewer members)."""
-    device = next(guide.parameters()).device
-    probs = torch.cat([guide.cluster_logits(to_float(torch.stack([images.image(j) for j in range(i, min(
-        len(images), i + batch_size))])).to(device)).softmax(1).cpu() for i in range(0, len(images), batch_size)])
+    probs = cluster_probabilities(guide, images)
     label = probs.argmax(1)
     members = []
     for k in range(probs.size(1)):
@@ -100,7 +108,7 @@ def write_cluster_sample_grids(ema: Networks, images, out_dir: str | Path, step:
     ref = to_float(torch.stack([images.image(i) for i in spread[6:]])).to(device)
     zeros = torch.zeros(ref.size(0), dtype=torch.long, device=device)
     members = cluster_members(ema.style_encoder, images)
-    reps = Path(out_dir).parent / "clusters"  # RUN/clusters/clusterK.png: each cluster's most confident member
+    reps = out_dir.parent / "clusters"  # RUN/clusters/clusterK.png: each cluster's most confident member
     reps.mkdir(exist_ok=True)
     for k, m in enumerate(members):
         if m:
