@@ -118,10 +118,12 @@ class _Context:
             self.facenet = net.to(device)
         if "content_truth" in networks:
             self._load_content_truth()
-        if "classifier" in networks:
-            net, _ = load_or_train_classifier(s.data, translator.img_size, self.cache_dir, s.progress)
-            self.classifier = net.to(device)
-            self.references["domain_acc_real_val"] = real_accuracy(self.classifier, self.val)
+        for name, metric, hue_blind in (("classifier", "domain_acc", False),
+                                        ("hueblind_classifier", "domain_acc_hueblind", True)):
+            if name in networks:
+                net, _ = load_or_train_classifier(s.data, translator.img_size, self.cache_dir, s.progress, hue_blind)
+                setattr(self, name, net.to(device))
+                self.references[f"{metric}_real_val"] = real_accuracy(net, self.val)
 
     def _load_content_truth(self) -> None:
         """True shape masks of every validation image, and the IoU / centre error of the two reference points:

@@ -146,6 +146,14 @@ def domain_hits(ctx, b: GeneratedBatch):
     return {"domain_acc": (predict(ctx.classifier, b.images.flatten(0, 1)) == b.trg).float()}
 
 
+@register("domain_acc_hueblind", {"domain_acc_hueblind": ("Hue-blind domain acc", "↑", None)},
+          image_sets=("translations",), networks=("hueblind_classifier",),
+          default=lambda translator, data: data is not None and has_manifest(data))
+def hue_blind_domain_hits(ctx, b: GeneratedBatch):
+    """Whether the hue-blind classifier (pattern and shape only) assigns each translation to the target domain."""
+    return {"domain_acc_hueblind": (predict(ctx.hueblind_classifier, b.images.flatten(0, 1)) == b.trg).float()}
+
+
 def has_manifest(data) -> bool:
     """Whether a data root holds the content manifest that the content metrics need."""
     return read_manifest(data) is not None

@@ -16,6 +16,7 @@ REFERENCES = {  # reference points printed beside the content metrics
     "com_error_source": "centre error of the sources themselves, px",
     "com_error_centred_disc": "centre error of a fixed centred disc, px",
     "domain_acc_real_val": "domain classifier's accuracy on real validation images",
+    "domain_acc_hueblind_real_val": "hue-blind domain classifier's accuracy on real validation images",
     "cluster_acc": "TUNIT clusters vs the true domains of the validation images: accuracy, best one-to-one matching",
     "cluster_nmi": "TUNIT clusters vs the true domains of the validation images: normalised mutual information",
 }
@@ -80,6 +81,8 @@ def build_report(settings, translator, per_task: dict[str, dict], weights: dict[
                        "source's true shape mask from manifest.csv; path IoU over the inter-domain interpolation "
                        "frames",
             "domain_acc": "share of translations a small CNN trained on the real train images assigns to the target",
+            "domain_acc_hueblind": "the same with a classifier trained under random hue rotations and contrast "
+                                   "jitter (pattern and shape only)",
             "styles": settings.mode,
         },
         "versions": _versions(),
