@@ -72,7 +72,8 @@ def rotate_hue(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nij,njhw->nihw", rot, x)
 
 
-def hue_blind_jitter(x: torch.Tensor, g: torch.Generator, contrast: float = 0.4, brightness: float = 0.2) -> torch.Tensor:
+def hue_blind_jitter(x: torch.Tensor, g: torch.Generator, contrast: float = 0.4,
+                     brightness: float = 0.2) -> torch.Tensor:
     """:func:`rotate_hue` each image (N, 3, H, W in [-1, 1]) by a random angle, scale its contrast about its mean
     by U(1 - contrast, 1 + contrast), shift it by U(-brightness, brightness), clamp."""
     n = x.size(0)
@@ -96,7 +97,8 @@ def train_classifier(images: DomainImages, steps: int | None = None, batch_size:
     data = _classifier_inputs(images)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     with torch.enable_grad():  # callers may run under no_grad / inference_mode
-        for _ in tqdm(range(steps), desc="hue-blind domain classifier" if hue_blind else "domain classifier", unit="it", disable=not progress, leave=False):
+        desc = "hue-blind domain classifier" if hue_blind else "domain classifier"
+        for _ in tqdm(range(steps), desc=desc, unit="it", disable=not progress, leave=False):
             labels = torch.randint(images.num_domains, (batch_size,), generator=g)
             u = torch.rand(batch_size, generator=g, dtype=torch.float64)
             picks = images.starts[labels] + (u * images.counts[labels]).long()

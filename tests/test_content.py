@@ -113,8 +113,8 @@ def test_eval_reports_content_and_domain_accuracy(tiny_run, synthetic_root, tmp_
     monkeypatch.setitem(domain_accuracy_module.RECIPES, True, {"width": 8, "steps": 20})  # fast, not accurate
     out = tmp_path / "report.json"
     assert main(["eval", "--checkpoint", str(tiny_run), "--data", str(synthetic_root), "--metrics",
-                 "content,domain_acc,domain_acc_hueblind", "--tasks", "checks2dots", "--num-sources", "2", "--steps", "3",
-                 "--num-outs", "2", "--stats-cache", str(tmp_path / "cache"), "--out", str(out),
+                 "content,domain_acc,domain_acc_hueblind", "--tasks", "checks2dots", "--num-sources", "2",
+                 "--steps", "3", "--num-outs", "2", "--stats-cache", str(tmp_path / "cache"), "--out", str(out),
                  "--no-progress"]) == 0
     report = json.loads(out.read_text())
     assert set(report["metrics"]) == {"content_iou", "com_error", "path_iou", "domain_acc", "domain_acc_hueblind"}

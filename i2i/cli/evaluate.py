@@ -8,9 +8,9 @@ def add_parser(sub):
     p = sub.add_parser("eval", help="FID, LPIPS diversity, FRD and Perceptual Smoothness of a trained model")
     add_checkpoint(p)
     p.add_argument("--data", required=True, help="dataset root in StarGAN v2 layout (sources from val/)")
-    p.add_argument("--metrics", help="comma list from fid,lpips,ps,frd,content,domain_acc,domain_acc_hueblind (default: "
-                   "fid,lpips,ps,domain_acc; frd for face models; content and domain_acc_hueblind when DATA "
-                   "has a manifest.csv)")
+    p.add_argument("--metrics", help="comma list from fid,lpips,ps,frd,content,domain_acc,"
+                   "domain_acc_hueblind (default: fid,lpips,ps,domain_acc; frd for face models; content and "
+                   "domain_acc_hueblind when DATA has a manifest.csv)")
     p.add_argument("--tasks", help="comma list of src2trg tasks, e.g. cat2dog,dog2cat (default: every pair)")
     p.add_argument("--num-sources", type=bounded(int, 1, 10**7), help="source images per domain (default: all of val/)")
     p.add_argument("--steps", type=bounded(int, 2, 200), default=20, help="frames per interpolation (default 20)")

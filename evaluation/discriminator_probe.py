@@ -1,0 +1,80 @@
+"""Discriminator probe: does a trained D tell real images of a domain from other domains' images recoloured to it?
+
+A generator only changes what its discriminator tells apart. The probe scores, under each domain's head of the
+training discriminator D (its non-EMA weights, ``nets.safetensors``), three sets of real images:
+
+- ``real``: the domain's own images;
+- ``real_rehued``: the same images, each recoloured to the hue of another image of the domain (a control:
+  recolouring alone should cost little);
+- ``other_recoloured``: every other domain's images recoloured to the hue of an image of this domain, i.e. a
+  perfect recolouring translation that keeps the source's pattern;
+- ``translations`` (when a ``translate`` function is given): the model's translations of those other images.
+
+When ``other_recoloured`` scores about as real as ``real``, D does not use the pattern (texture), and the
+adversarial loss gives G no reason to change it; when ``translations`` score far lower, what D penalises in
+them is something else (e.g. blur). Recolouring rotates each image's colours about the grey axis
+(:func:`evaluation.domain_accuracy.rotate_hue`) so that its mean chroma angle becomes the reference's.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from i2i.data.dataset import DomainImages
+from i2i.data.images import to_float
+from i2i.models.encoders import Discriminator
+
+from .domain_accuracy import rotate_hue
+
+SETS = ("real", "real_rehued", "other_recoloured", "translations")
+TITLES = ("p(real): real", "real, re-hued", "other domains, recoloured", "their translations")
+
+
+def chroma_angle(x: torch.Tensor) -> torch.Tensor:
+    """Hue angle (radians, red 0, green 2 pi / 3) of each image's mean colour (N, 3, H, W) -> (N,)."""
+    r, g, b = x.mean((2, 3)).unbind(1)
+    return torch.atan2(math.sqrt(3) / 2 * (g - b), r - (g + b) / 2)
+
+
+def recolour_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Each image of ``x`` with its colours rotated about the grey axis to the mean hue of ``ref`` (same batch)."""
+    return rotate_hue(x, chroma_angle(ref) - chroma_angle(x)).clamp(-1, 1)
+
+
+@torch.no_grad()
+def probe_discriminator(discriminator: Discriminator, images: DomainImages, seed: int = 0, batch_size: int = 256,
+                        translate: Callable[[torch.Tensor, int], torch.Tensor] | None = None
+                        ) -> dict[str, dict[str, float]]:
+    """``{domain: {set: mean p(real)}}`` for the SETS above (``translations`` only with ``translate(images,
+    target_label)``); references are drawn with ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    device = next(discriminator.parameters()).device
+    x = to_float(images.images)
+
+    def p_real(batch: torch.Tensor, label: int) -> float:
+        probs = [torch.sigmoid(discriminator(chunk.to(device), torch.full((chunk.size(0),), label, device=device)))
+                 for chunk in batch.split(batch_size)]
+        return torch.cat(probs).mean().item()
+
+    result = {}
+    for label, domain in enumerate(images.domains):
+        own, other = x[images.labels == label], x[images.labels != label]
+        refs = own[torch.randint(len(own), (len(own) + len(other),), generator=g)]
+        result[domain] = {"real": p_real(own, label),
+                          "real_rehued": p_real(recolour_like(own, refs[:len(own)]), label),
+                          "other_recoloured": p_real(recolour_like(other, refs[len(own):]), label)}
+        if translate is not None:
+            result[domain]["translations"] = p_real(translate(other, label), label)
+    return result
+
+
+def probe_table(result: dict[str, dict[str, float]]) -> str:
+    """Markdown table of :func:`probe_discriminator`'s result, one row per domain and a mean row."""
+    keys = [k for k in SETS if k in next(iter(result.values()))]
+    lines = ["| Domain head | " + " | ".join(TITLES[SETS.index(k)] for k in keys) + " |",
+             "|---" * (len(keys) + 1) + "|"]
+    rows = list(result.items()) + [("**mean**", {k: sum(r[k] for r in result.values()) / len(result) for k in keys})]
+    lines += [f"| {name} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |" for name, r in rows]
+    return "\n".join(lines)
