@@ -40,7 +40,12 @@ def chroma_angle(x: torch.Tensor) -> torch.Tensor:
 
 def recolour_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """Each image of ``x`` with its colours rotated about the grey axis to the mean hue of ``ref`` (same batch)."""
-    return rotate_hue(x, chroma_angle(ref) - chroma_angle(x)).clamp(-1, 1)
+    return recolour_to(x, chroma_angle(ref))
+
+
+def recolour_to(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Each image of ``x`` with its colours rotated about the grey axis so that its mean hue is ``angle`` (N,)."""
+    return rotate_hue(x, angle - chroma_angle(x)).clamp(-1, 1)
 
 
 @torch.no_grad()
@@ -48,25 +53,28 @@ def probe_discriminator(discriminator: Discriminator, images: DomainImages, seed
                         translate: Callable[[torch.Tensor, int], torch.Tensor] | None = None
                         ) -> dict[str, dict[str, float]]:
     """``{domain: {set: mean p(real)}}`` for the SETS above (``translations`` only with ``translate(images,
-    target_label)``); references are drawn with ``seed``."""
+    target_label)``); references are drawn with ``seed``. Images are decoded to float one batch at a time."""
     g = torch.Generator().manual_seed(seed)
     device = next(discriminator.parameters()).device
-    x = to_float(images.images)
+    angles = torch.cat([chroma_angle(to_float(chunk)) for chunk in images.images.split(batch_size)])
 
-    def p_real(batch: torch.Tensor, label: int) -> float:
-        probs = [torch.sigmoid(discriminator(chunk.to(device), torch.full((chunk.size(0),), label, device=device)))
-                 for chunk in batch.split(batch_size)]
+    def p_real(index: torch.Tensor, label: int, hues: torch.Tensor | None = None, translated: bool = False) -> float:
+        probs = []
+        for rows in torch.arange(len(index)).split(batch_size):
+            x = to_float(images.images[index[rows]])
+            x = recolour_to(x, hues[rows]) if hues is not None else translate(x, label) if translated else x
+            y = torch.full((x.size(0),), label, device=device)
+            probs.append(torch.sigmoid(discriminator(x.to(device), y)).cpu())
         return torch.cat(probs).mean().item()
 
     result = {}
     for label, domain in enumerate(images.domains):
-        own, other = x[images.labels == label], x[images.labels != label]
-        refs = own[torch.randint(len(own), (len(own) + len(other),), generator=g)]
-        result[domain] = {"real": p_real(own, label),
-                          "real_rehued": p_real(recolour_like(own, refs[:len(own)]), label),
-                          "other_recoloured": p_real(recolour_like(other, refs[len(own):]), label)}
+        own, other = (torch.nonzero(mask).flatten() for mask in (images.labels == label, images.labels != label))
+        ref_hues = angles[own[torch.randint(len(own), (len(own) + len(other),), generator=g)]]
+        result[domain] = {"real": p_real(own, label), "real_rehued": p_real(own, label, ref_hues[:len(own)]),
+                          "other_recoloured": p_real(other, label, ref_hues[len(own):])}
         if translate is not None:
-            result[domain]["translations"] = p_real(translate(other, label), label)
+            result[domain]["translations"] = p_real(other, label, translated=True)
     return result
 
 
