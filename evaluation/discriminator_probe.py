@@ -58,11 +58,14 @@ def probe_discriminator(discriminator: Discriminator, images: DomainImages, seed
     device = next(discriminator.parameters()).device
     angles = torch.cat([chroma_angle(to_float(chunk)) for chunk in images.images.split(batch_size)])
 
-    def p_real(index: torch.Tensor, label: int, hues: torch.Tensor | None = None, translated: bool = False) -> float:
+    def p_real(index: torch.Tensor, label: int,
+               transform: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> float:
+        """Mean p(real) under head ``label`` of the images ``index``, each batch passed through
+        ``transform(images, rows)`` first (``rows``: the batch's positions in ``index``)."""
         probs = []
         for rows in torch.arange(len(index)).split(batch_size):
             x = to_float(images.images[index[rows]])
-            x = recolour_to(x, hues[rows]) if hues is not None else translate(x, label) if translated else x
+            x = x if transform is None else transform(x, rows)
             y = torch.full((x.size(0),), label, device=device)
             probs.append(torch.sigmoid(discriminator(x.to(device), y)).cpu())
         return torch.cat(probs).mean().item()
@@ -70,11 +73,13 @@ def probe_discriminator(discriminator: Discriminator, images: DomainImages, seed
     result = {}
     for label, domain in enumerate(images.domains):
         own, other = (torch.nonzero(mask).flatten() for mask in (images.labels == label, images.labels != label))
-        ref_hues = angles[own[torch.randint(len(own), (len(own) + len(other),), generator=g)]]
-        result[domain] = {"real": p_real(own, label), "real_rehued": p_real(own, label, ref_hues[:len(own)]),
-                          "other_recoloured": p_real(other, label, ref_hues[len(own):])}
+        own_hues, other_hues = angles[own[torch.randint(len(own), (len(own) + len(other),), generator=g)]].split(
+            [len(own), len(other)])
+        result[domain] = {"real": p_real(own, label),
+                          "real_rehued": p_real(own, label, lambda x, rows: recolour_to(x, own_hues[rows])),
+                          "other_recoloured": p_real(other, label, lambda x, rows: recolour_to(x, other_hues[rows]))}
         if translate is not None:
-            result[domain]["translations"] = p_real(other, label, translated=True)
+            result[domain]["translations"] = p_real(other, label, lambda x, rows: translate(x, label))
     return result
 
 

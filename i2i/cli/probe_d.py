@@ -16,25 +16,25 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     import torch
 
     from evaluation.discriminator_probe import probe_discriminator, probe_table
 
-    from ..config import load_config
     from ..data.dataset import DomainImages
     from ..inference import Translator
     from ..models import build_networks
-    from ..rundir import (CONFIG_FILE, NETS_FILE, load_flat_state, read_domains, read_weights, resolve_checkpoint,
-                          write_json)
+    from ..rundir import NETS_FILE, load_flat_state, read_weights, write_json
 
-    run_dir, ema_weights = resolve_checkpoint(args.checkpoint)
-    cfg, domains = load_config(run_dir / CONFIG_FILE), read_domains(run_dir)
-    nets = build_networks(cfg.model, len(domains))
-    load_flat_state(nets, read_weights(ema_weights.parent / NETS_FILE), str(ema_weights.parent / NETS_FILE))
-    images = DomainImages(args.data, args.split, cfg.model.img_size, progress=False)
-    if images.domains != domains:
-        raise ValueError(f"{args.data}/{args.split} has domains {images.domains}, the model was trained on {domains}")
-    translator = Translator.load(args.checkpoint, args.device)
+    translator = Translator.load(args.checkpoint, args.device)  # the EMA networks translate
+    weights = Path(translator.source).parent / NETS_FILE  # the training networks, D among them, beside them
+    nets = build_networks(translator.cfg.model, translator.num_domains)
+    load_flat_state(nets, read_weights(weights), str(weights))
+    images = DomainImages(args.data, args.split, translator.img_size, progress=False)
+    if images.domains != translator.domains:
+        raise ValueError(f"{args.data}/{args.split} has domains {images.domains}, the model was trained on "
+                         f"{translator.domains}")
     g = torch.Generator().manual_seed(args.seed)
 
     def translate(x: torch.Tensor, label: int) -> torch.Tensor:  # one latent style per source, EMA networks
@@ -43,8 +43,8 @@ def run(args) -> int:
 
     result = probe_discriminator(nets.discriminator.eval().to(translator.device), images, args.seed,
                                  translate=translate)
-    print(f"discriminator of {ema_weights.parent / NETS_FILE} on {args.data}/{args.split}:\n{probe_table(result)}")
+    print(f"discriminator of {weights} on {args.data}/{args.split}:\n{probe_table(result)}")
     if args.out:
-        write_json(args.out, {"checkpoint": str(ema_weights.parent / NETS_FILE), "data": args.data,
+        write_json(args.out, {"checkpoint": str(weights), "data": args.data,
                               "split": args.split, "seed": args.seed, "p_real": result})
     return 0
