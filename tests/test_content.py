@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import torch
 from evaluation import content
 from evaluation import domain_accuracy as domain_accuracy_module
 from evaluation.domain_accuracy import (domain_accuracy, hue_blind_jitter, load_or_train_classifier, real_accuracy,
-                                        rotate_hue, train_classifier)
+                                        train_classifier)
 from i2i.cli import main
 from i2i.data import DomainImages, make_synthetic
 from i2i.data.images import to_float
@@ -127,17 +126,16 @@ def test_eval_reports_content_and_domain_accuracy(tiny_run, synthetic_root, tmp_
     assert "reference: content IoU of the sources themselves" in out.with_suffix(".md").read_text()
 
 
-def test_rotate_hue_known_answers():
-    red = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1).expand(3, 3, 1, 1)
-    out = rotate_hue(red, torch.tensor([0.0, 2 * math.pi / 3, 4 * math.pi / 3])).flatten(1)
-    assert torch.allclose(out, torch.tensor([[1.0, -1, -1], [-1, 1, -1], [-1, -1, 1]]), atol=1e-6)  # red, green, blue
-    x = torch.rand(4, 3, 5, 5, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    y = rotate_hue(x, torch.tensor([0.3, 1.0, 2.5, 5.0]))
-    assert torch.allclose(y.mean(1), x.mean(1), atol=1e-6)  # the grey component (channel mean) stays
-    assert torch.allclose((y - y.mean(1, keepdim=True)).norm(dim=1), (x - x.mean(1, keepdim=True)).norm(dim=1),
-                          atol=1e-5)  # the saturation (distance from grey) stays
+def test_hue_blind_jitter_keeps_grey_grey():
     grey = torch.full((1, 3, 2, 2), 0.25)
-    assert torch.allclose(rotate_hue(grey, torch.tensor([1.234])), grey, atol=1e-6)
     jittered = hue_blind_jitter(grey.expand(64, 3, 2, 2), torch.Generator().manual_seed(0), contrast=0.0)
     assert torch.allclose(jittered, jittered[:, :1].expand_as(jittered), atol=1e-6)  # grey stays grey; only shifted
     assert (jittered[:, 0, 0, 0] - 0.25).abs().max() <= 0.2 + 1e-6 and jittered.std() > 0.05
+
+
+def test_eval_report_defaults_to_the_run_directory(tiny_run, synthetic_root, capsys):
+    assert main(["eval", "--checkpoint", str(tiny_run), "--data", str(synthetic_root), "--metrics", "content",
+                 "--tasks", "checks2dots", "--num-sources", "2", "--steps", "3", "--no-progress"]) == 0
+    report = json.loads((tiny_run / "eval" / "report.json").read_text())
+    assert set(report["metrics"]) == {"content_iou", "com_error", "path_iou"}
+    assert str(tiny_run / "eval" / "report.md") in capsys.readouterr().out

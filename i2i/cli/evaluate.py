@@ -24,7 +24,8 @@ def add_parser(sub):
     p.add_argument("--real-split", default="train", help="split holding FID's real images (default train)")
     p.add_argument("--batch-size", type=bounded(int, 1, 65536), default=40, help="images per generator forward")
     p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0)
-    p.add_argument("--out", default="eval/report.json", help="JSON report (Markdown written next to it)")
+    p.add_argument("--out", help="JSON report (Markdown written next to it); default RUN/eval/report.json, in the "
+                   "run directory of --checkpoint, so that reports of different runs do not overwrite each other")
     add_metric_weights(p, "pretrained metric weights (Inception, AlexNet, VGGFace2)")
     p.add_argument("--stats-cache", help="folder for cached real-image FID statistics ('' disables)")
     p.add_argument("--save-images", help="also write every generated image under this folder")
@@ -35,6 +36,7 @@ def add_parser(sub):
 def run(args) -> int:
     from evaluation import EvalSettings, evaluate, write_report
     from evaluation.report import task_table
+    from i2i.rundir import resolve_checkpoint
 
     settings = EvalSettings(
         checkpoint=args.checkpoint, data=args.data, metrics=comma_list(args.metrics), tasks=comma_list(args.tasks),
@@ -44,7 +46,8 @@ def run(args) -> int:
         random_weights=args.random_weights, device=args.device, stats_cache=args.stats_cache,
         save_images=args.save_images, progress=not args.no_progress)
     report = evaluate(settings)
-    json_path, md_path = write_report(report, args.out)
+    out = args.out or resolve_checkpoint(args.checkpoint)[0] / "eval" / "report.json"
+    json_path, md_path = write_report(report, out)
     print(task_table(report))
     for note in report["notes"]:
         print(f"note: {note}")
