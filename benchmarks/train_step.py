@@ -178,7 +178,8 @@ def matmul_peak_gflops(device, reps: int = 5) -> float:
     return 2 * 4096 * 4608 * 512 / best / 1e9
 
 
-LOSSES = {"config": [], "stargan-v2": ["loss.lambda_tri=0", "loss.lambda_sr=0", "loss.lambda_cont=0"]}
+LOSSES = {"config": [], "stargan-v2": ["loss.lambda_tri=0", "loss.lambda_sr=0", "loss.lambda_cont=0",
+                                       "loss.lambda_recoloured=0"]}
 
 
 def main() -> None:
@@ -190,7 +191,7 @@ def main() -> None:
     parser.add_argument("--options", default="baseline,channels_last",
                         help=f"comma list from {','.join(OPTIONS)} (amp options only on CUDA)")
     parser.add_argument("--losses", choices=list(LOSSES), default="config",
-                        help="stargan-v2: switch the paper's triplet, SR and content terms off (needed by the "
+                        help="stargan-v2: switch the paper's triplet, SR and content terms and lambda_recoloured off (needed by the "
                              "stargan-v2-order row, which computes StarGAN v2's losses only)")
     parser.add_argument("--iters", type=int, default=10, help="timed rounds (one iteration of every row each)")
     parser.add_argument("--warmup", type=int, default=2)
@@ -211,7 +212,7 @@ def main() -> None:
             continue
         cfg = load_config(args.config, [*base, *OPTIONS[name]])
         if name == "stargan-v2-order" and (cfg.loss.lambda_tri or cfg.loss.lambda_sr or cfg.loss.lambda_cont
-                                           or cfg.model.w_hpf):
+                                           or cfg.loss.lambda_recoloured or cfg.model.w_hpf):
             raise SystemExit("the stargan-v2-order row computes StarGAN v2's losses only: pass --losses stargan-v2 "
                              "(and a config with model.w_hpf=0)")
         rows.append(Row(name, cfg, device, args.domains))

@@ -13,39 +13,21 @@ training discriminator D (its non-EMA weights, ``nets.safetensors``), three sets
 When ``other_recoloured`` scores about as real as ``real``, D does not use the pattern (texture), and the
 adversarial loss gives G no reason to change it; when ``translations`` score far lower, what D penalises in
 them is something else (e.g. blur). Recolouring rotates each image's colours about the grey axis
-(:func:`evaluation.domain_accuracy.rotate_hue`) so that its mean chroma angle becomes the reference's.
+(:func:`i2i.colour.recolour_to`) so that its mean chroma angle becomes the reference's.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 
+from i2i.colour import chroma_angle, recolour_to
 from i2i.data.dataset import DomainImages
 from i2i.data.images import to_float
 from i2i.models.encoders import Discriminator
 
-from .domain_accuracy import rotate_hue
-
 SETS = ("real", "real_rehued", "other_recoloured", "translations")
 TITLES = ("p(real): real", "real, re-hued", "other domains, recoloured", "their translations")
-
-
-def chroma_angle(x: torch.Tensor) -> torch.Tensor:
-    """Hue angle (radians, red 0, green 2 pi / 3) of each image's mean colour (N, 3, H, W) -> (N,)."""
-    r, g, b = x.mean((2, 3)).unbind(1)
-    return torch.atan2(math.sqrt(3) / 2 * (g - b), r - (g + b) / 2)
-
-
-def recolour_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Each image of ``x`` with its colours rotated about the grey axis to the mean hue of ``ref`` (same batch)."""
-    return recolour_to(x, chroma_angle(ref))
-
-
-def recolour_to(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    """Each image of ``x`` with its colours rotated about the grey axis so that its mean hue is ``angle`` (N,)."""
-    return rotate_hue(x, angle - chroma_angle(x)).clamp(-1, 1)
 
 
 @torch.no_grad()

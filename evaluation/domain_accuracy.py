@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 from torch import nn
 from tqdm import tqdm
 
+from i2i.colour import rotate_hue
 from i2i.data.dataset import DomainImages, scan_split
 from i2i.data.images import to_float
 from i2i.rundir import write_weights
@@ -61,15 +62,6 @@ def augment_batch(x: torch.Tensor, g: torch.Generator, max_shift: int = 2) -> to
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     dy, dx = (torch.randint(-max_shift, max_shift + 1, (2,), generator=g)).tolist()  # one shift per batch
     return x.roll((dy, dx), dims=(-2, -1))
-
-
-def rotate_hue(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Rotate the colours of images (N, 3, H, W) about the grey axis by ``theta`` (N,) radians (Rodrigues'
-    formula): greys stay, each pixel keeps its channel mean, and 2 pi / 3 maps red to green to blue."""
-    cross = torch.tensor([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]]).to(x) / math.sqrt(3)  # [k]_x
-    theta = theta.to(x)[:, None, None]
-    rot = torch.eye(3, dtype=x.dtype, device=x.device) + theta.sin() * cross + (1 - theta.cos()) * (cross @ cross)
-    return torch.einsum("nij,njhw->nihw", rot, x)
 
 
 def hue_blind_jitter(x: torch.Tensor, g: torch.Generator, contrast: float = 0.4,

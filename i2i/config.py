@@ -78,6 +78,9 @@ class LossConfig:
     sr_start: int = num(40000, 0, BIG)
     sr_ramp: int = num(60000, 0, BIG)
     lambda_cont: float = num(1.0, 0.0, 1e6)
+    # D also sees other domains' real sources, colour-matched to the target's reference, as fakes of the target
+    # head, so it must judge a domain by more than its colours (0: StarGAN v2; see step.discriminator_loss)
+    lambda_recoloured: float = num(0.0, 0.0, 1e6)
     # the content loss's LPIPS trunk: "pretrained" (fetched when missing; training stops before the first iteration
     # when it cannot be had) or "random" (asked for explicitly; the run's log and reports say random-weights)
     lpips_weights: str = choice("pretrained", "pretrained", "random")
@@ -167,6 +170,9 @@ class Config:
         if self.model.kind == "tunit" and self.model.latent_dim != self.model.style_dim:
             raise ValueError(f"model.kind=tunit samples styles as mu_y + sigma_y * z: model.latent_dim "
                              f"({self.model.latent_dim}) must equal model.style_dim ({self.model.style_dim})")
+        if self.model.kind == "tunit" and self.loss.lambda_recoloured > 0:
+            raise ValueError("loss.lambda_recoloured needs domain labels (model.kind=stargan_v2): TUNIT's "
+                             "pseudo-domains are learnt, so set it to 0")
         return self
 
 

@@ -19,6 +19,7 @@ def test_paper_configs_follow_the_paper():
         assert (cfg.loss.sr_start, cfg.loss.sr_ramp, cfg.train.total_iters) == (40000, 60000, 100000)
         assert cfg.loss.tri_margin == 0.1 and cfg.loss.lambda_tri == 1 and cfg.loss.lambda_cont == 1
         assert (cfg.train.lr, cfg.train.f_lr, cfg.train.beta1, cfg.train.beta2) == (1e-4, 1e-6, 0.0, 0.99)
+        assert cfg.loss.lambda_recoloured == 0  # StarGAN v2's D loss, nothing added
 
 
 def test_overrides_and_types(tmp_path):
@@ -47,6 +48,11 @@ def test_overrides_and_types(tmp_path):
 def test_bad_overrides(override, match):
     with pytest.raises(ValueError, match=match):
         load_config("configs/synthetic.yaml", [override])
+
+
+def test_recoloured_negatives_need_domain_labels():
+    with pytest.raises(ValueError, match="lambda_recoloured needs domain labels"):
+        load_config("configs/synthetic_unsupervised.yaml", ["loss.lambda_recoloured=1"])
 
 
 def test_configs_of_earlier_versions_still_load(tmp_path):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -10,24 +9,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from evaluation.discriminator_probe import chroma_angle, probe_discriminator, probe_table, recolour_like
+from evaluation.discriminator_probe import probe_discriminator, probe_table
 from i2i.cli import main
 from i2i.data import DomainImages
-
-RED, GREEN, BLUE = (torch.tensor(c, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 4, 4)
-                    for c in ([1, -1, -1], [-1, 1, -1], [-1, -1, 1]))
-
-
-def test_chroma_angle_and_recolour_known_answers():
-    angles = chroma_angle(torch.cat([RED, GREEN, BLUE]))
-    assert torch.allclose(angles, torch.tensor([0.0, 2 * math.pi / 3, -2 * math.pi / 3]), atol=1e-6)
-    assert torch.allclose(recolour_like(torch.cat([RED, GREEN]), torch.cat([GREEN, BLUE])), torch.cat([GREEN, BLUE]),
-                          atol=1e-5)
-    dark_red = RED * 0.5 - 0.25  # a darker, less saturated red keeps its brightness and saturation
-    out = recolour_like(dark_red, GREEN)
-    assert torch.allclose(out.mean(1), dark_red.mean(1), atol=1e-6)
-    assert torch.allclose(chroma_angle(out), torch.tensor([2 * math.pi / 3]), atol=1e-5)
-
 
 class RednessD(nn.Module):
     """A stub discriminator whose logit is 10 x the mean red channel, whatever the domain head."""

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from i2i import losses
+from i2i.colour import recolour_like
 from i2i.data import DomainImages, TrainBatches
 from i2i.training import CheckpointMismatchError, NonFiniteLossError, Trainer, latest_checkpoint, train
 from i2i.training.checkpoint import load_checkpoint
@@ -158,9 +159,13 @@ def test_every_network_sees_the_images_labels_and_codes_the_step_means(tiny_conf
 
     src, trg = batch["y_src"], batch["y_trg"]
     d_calls = [(x, y) for n, x, y in calls if n == "discriminator"]
+    recoloured = recolour_like(batch["x_src"], batch["x_ref"])
     reals = [y for x, y in d_calls if same(x, batch["x_src"])]
-    fakes = [y for x, y in d_calls if not same(x, batch["x_src"])]
+    negatives = [y for x, y in d_calls if same(x, recoloured)]
+    fakes = [y for x, y in d_calls if not same(x, batch["x_src"]) and not same(x, recoloured)]
     assert len(reals) == 2 and all(torch.equal(y, src) for y in reals)  # the two D steps' real branches
+    # lambda_recoloured > 0 in the synthetic config: each D step also sees the sources recoloured to the target
+    assert len(negatives) == 2 and all(torch.equal(y, trg) for y in negatives)
     assert len(fakes) == 4 and all(torch.equal(y, trg) for y in fakes)  # 2 D fakes + 2 G adversarial terms
     for n, x, y in calls:
         if n == "mapping_network":
@@ -193,7 +198,7 @@ def test_shared_latent_fake_gives_the_parameters_of_stargan_v2_order(tiny_config
     (Adam divides by sqrt(v), so a gradient's last-bit change moves a parameter by at most ~lr * 1e-6 relative).
     """
     bench = _load_benchmark()
-    cfg = tiny_config("loss.lambda_tri=0", "loss.lambda_sr=0", "loss.lambda_cont=0")
+    cfg = tiny_config("loss.lambda_tri=0", "loss.lambda_sr=0", "loss.lambda_cont=0", "loss.lambda_recoloured=0")
     images = DomainImages(synthetic_root, "train", 32, progress=False)
     batches = [TrainBatches(images, 4, 4, seed=1)[i] for i in range(3)]
     torch.manual_seed(0)

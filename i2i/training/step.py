@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import losses
+from ..colour import recolour_like
 from ..config import LossConfig
 from ..models import Networks
 
@@ -21,6 +22,7 @@ class Weights:
     tri: float
     sr: float
     cont: float
+    recoloured: float = 0.0
 
 
 def target_code(nets: Networks, batch: dict, mode: str, second: bool = False) -> torch.Tensor:
@@ -67,6 +69,13 @@ def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: Wei
 
     ``L_D = BCE(D_y(x), 1) + BCE(D_y'(x_fake), 0) + lambda_reg * R1``. The real branch runs in float32
     (autocast off) so the double-backward R1 term stays numerically safe under mixed precision.
+
+    With ``lambda_recoloured > 0`` (not in StarGAN v2) D also gets ``+ lambda_recoloured * BCE(D_y'(T(x)), 0)``
+    over the rows with ``y' != y``, where ``T(x)`` is the real source with its hue rotated to the mean hue of
+    the target domain's reference ``x_ref`` (:func:`i2i.colour.recolour_like`): a real image of the wrong domain
+    in the right colours. Like the mismatched real pairs of a matching-aware discriminator (Reed et al. 2016, GAN-CLS),
+    this makes each head judge its domain by more than colour, so the generator is pushed to change the
+    source's pattern (texture) too, which a recolouring alone would keep.
     """
     x_real, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_trg"]
     x_real = x_real.detach().requires_grad_(w.reg > 0)
@@ -77,7 +86,17 @@ def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: Wei
     with autocast():
         loss_fake = losses.adversarial_loss(nets.discriminator(x_fake.detach(), y_trg).float(), 0)
     loss = loss_real + loss_fake + w.reg * loss_reg
-    return loss, {"real": loss_real.detach(), "fake": loss_fake.detach(), "reg": loss_reg.detach()}
+    terms = {"real": loss_real.detach(), "fake": loss_fake.detach(), "reg": loss_reg.detach()}
+    if w.recoloured > 0:
+        other = y_trg != y_org
+        x_neg = recolour_like(x_real.detach(), batch["x_ref"])
+        with autocast():
+            logits = nets.discriminator(x_neg, y_trg).float()
+        per_sample = torch.nn.functional.softplus(logits)  # BCE against 0, per row
+        loss_neg = (per_sample * other).sum() / other.sum().clamp(min=1)
+        loss = loss + w.recoloured * loss_neg
+        terms["recoloured"] = loss_neg.detach()
+    return loss, terms
 
 
 def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: LossConfig, autocast,

@@ -114,7 +114,7 @@ class Trainer:
         reg = c.lambda_reg * c.r1_every if step % c.r1_every == 0 else 0.0
         return Weights(reg=reg, sty=c.lambda_sty, ds=ds_weight(step, c.lambda_ds, c.ds_iter),
                        cyc=c.lambda_cyc, tri=c.lambda_tri, sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp),
-                       cont=c.lambda_cont)
+                       cont=c.lambda_cont, recoloured=c.lambda_recoloured)
 
     def _params(self, *names: str) -> list[torch.nn.Parameter]:
         return [p for name in names for p in getattr(self.nets, name).parameters()]
