@@ -62,7 +62,8 @@ def _worker(rank: int, world: int, port: int, overrides: list[str], out_dir: str
 @pytest.fixture(scope="module")
 def two_rank_states(synthetic_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
-    overrides = [*TINY, f"data.root={synthetic_root}", "loss.lambda_tri=0", "loss.lambda_sr=0"]
+    overrides = [*TINY, f"data.root={synthetic_root}", "loss.lambda_tri=0", "loss.lambda_sr=0",
+                 "loss.lambda_recoloured=0"]
     mp.spawn(_worker, args=(2, free_port(), overrides, str(out)), nprocs=2, join=True)
     torch.set_num_threads(1)
     run_steps(load_config("configs/synthetic.yaml", overrides), DistInfo(), str(out / "single.safetensors"))
@@ -87,9 +88,9 @@ def test_two_ranks_equal_one_process_with_the_same_global_batch(two_rank_states)
     after a few steps depends on the data (from 99.7% to 44% agreeing within 1e-6, measured on two synthetic
     sets), but none moves further than 3 * lr per iteration.
 
-    The triplet and SR terms are off here: they average over the pairs with y_trg != y_src, a count that
-    differs between ranks, so with them on each rank's mean weights its pairs differently from the
-    global mean (the gradient is then a mean of per-rank means, as for any masked loss under DDP)."""
+    The triplet and SR terms and the recoloured D term are off here: they average over the pairs with
+    y_trg != y_src, a count that differs between ranks, so with them on each rank's mean weights its pairs
+    differently from the global mean (the gradient is then a mean of per-rank means, as for any masked loss under DDP)."""
     rank0, _, single = two_rank_states
     grads = [k for k in single if k.startswith("grad.")]
     assert grads and all(k in rank0 for k in grads)
