@@ -78,7 +78,7 @@ class LossConfig:
     sr_start: int = num(40000, 0, BIG)
     sr_ramp: int = num(60000, 0, BIG)
     lambda_cont: float = num(1.0, 0.0, 1e6)
-    # D also sees other domains' real sources, colour-matched to the target's reference, as fakes of the target
+    # D also sees other domains' real sources, recoloured to the hue of the target's reference, as fakes of the target
     # head, so it must judge a domain by more than its colours (0: StarGAN v2; see step.discriminator_loss)
     lambda_recoloured: float = num(0.0, 0.0, 1e6)
     # the content loss's LPIPS trunk: "pretrained" (fetched when missing; training stops before the first iteration
