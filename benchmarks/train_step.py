@@ -191,8 +191,8 @@ def main() -> None:
     parser.add_argument("--options", default="baseline,channels_last",
                         help=f"comma list from {','.join(OPTIONS)} (amp options only on CUDA)")
     parser.add_argument("--losses", choices=list(LOSSES), default="config",
-                        help="stargan-v2: switch the paper's triplet, SR and content terms and lambda_recoloured off (needed by the "
-                             "stargan-v2-order row, which computes StarGAN v2's losses only)")
+                        help="stargan-v2: switch the paper's triplet, SR and content terms and lambda_recoloured "
+                             "off (needed by the stargan-v2-order row, which computes StarGAN v2's losses only)")
     parser.add_argument("--iters", type=int, default=10, help="timed rounds (one iteration of every row each)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--domains", type=int, default=3)

@@ -5,13 +5,22 @@ import torch
 import torch.nn.functional as F
 
 
-def adversarial_loss(logits: torch.Tensor, target: float) -> torch.Tensor:
-    """Non-saturating GAN loss: ``BCEWithLogits(logits, target)`` averaged over the batch.
+def masked_mean(per_sample: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of ``per_sample`` over the rows where ``mask`` (bool) is True; 0 when none is; all rows without mask."""
+    if mask is None:
+        return per_sample.mean()
+    return torch.where(mask, per_sample, torch.zeros_like(per_sample)).sum() / mask.sum().clamp(min=1)
+
+
+def adversarial_loss(logits: torch.Tensor, target: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Non-saturating GAN loss: ``BCEWithLogits(logits, target)`` averaged over the batch (over the rows where
+    ``mask`` is True, when given).
 
     ``target=1`` gives ``mean(softplus(-logits))`` (real / generator), ``target=0`` gives
     ``mean(softplus(logits))`` (fake).
     """
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(target)))
+    per_sample = F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(target)), reduction="none")
+    return masked_mean(per_sample, mask)
 
 
 def r1_penalty(d_out: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
@@ -66,11 +75,7 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
     """
     d_ap = (anchor - positive).norm(dim=1)
     d_an = (anchor - negative).norm(dim=1)
-    per_sample = F.relu(d_ap - d_an + margin)
-    if mask is None:
-        return per_sample.mean()
-    per_sample = torch.where(mask, per_sample, torch.zeros_like(per_sample))
-    return per_sample.sum() / mask.sum().clamp(min=1)
+    return masked_mean(F.relu(d_ap - d_an + margin), mask)
 
 
 def style_regularization(s_trg: torch.Tensor, s_org: torch.Tensor) -> torch.Tensor:

@@ -90,7 +90,8 @@ def test_two_ranks_equal_one_process_with_the_same_global_batch(two_rank_states)
 
     The triplet and SR terms and the recoloured D term are off here: they average over the pairs with
     y_trg != y_src, a count that differs between ranks, so with them on each rank's mean weights its pairs
-    differently from the global mean (the gradient is then a mean of per-rank means, as for any masked loss under DDP)."""
+    differently from the global mean (the gradient is then a mean of per-rank means, as for any masked loss
+    under DDP)."""
     rank0, _, single = two_rank_states
     grads = [k for k in single if k.startswith("grad.")]
     assert grads and all(k in rank0 for k in grads)

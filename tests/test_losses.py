@@ -17,6 +17,9 @@ def test_adversarial_loss_is_softplus():
     assert real.item() == pytest.approx((sp(0) + sp(-2) + sp(1)) / 3, rel=1e-6)
     assert fake.item() == pytest.approx((sp(0) + sp(2) + sp(-1)) / 3, rel=1e-6)
     assert real.item() == pytest.approx((math.log(2) + 0.126928011 + 1.313261687) / 3, rel=1e-6)
+    masked = losses.adversarial_loss(logits, 0, mask=torch.tensor([False, True, True]))
+    assert masked.item() == pytest.approx((sp(2) + sp(-1)) / 2, rel=1e-6)  # the mean over the kept rows only
+    assert losses.adversarial_loss(logits, 0, mask=torch.zeros(3, dtype=torch.bool)).item() == 0.0
 
 
 def test_r1_on_quadratic_discriminator():

@@ -88,12 +88,10 @@ def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: Wei
     loss = loss_real + loss_fake + w.reg * loss_reg
     terms = {"real": loss_real.detach(), "fake": loss_fake.detach(), "reg": loss_reg.detach()}
     if w.recoloured > 0:
-        other = y_trg != y_org
         x_neg = recolour_like(x_real.detach(), batch["x_ref"])
         with autocast():
             logits = nets.discriminator(x_neg, y_trg).float()
-        per_sample = torch.nn.functional.softplus(logits)  # BCE against 0, per row
-        loss_neg = (per_sample * other).sum() / other.sum().clamp(min=1)
+        loss_neg = losses.adversarial_loss(logits, 0, mask=y_trg != y_org)
         loss = loss + w.recoloured * loss_neg
         terms["recoloured"] = loss_neg.detach()
     return loss, terms
