@@ -98,6 +98,8 @@ class TrainConfig:
     lr: float = num(1e-4, 0.0, 1.0, low_open=True)
     f_lr: float = num(1e-6, 0.0, 1.0)
     d_lr: float = num(0.0, 0.0, 1.0)  # discriminator's learning rate (TTUR); 0: the same as lr (StarGAN v2)
+    # every rate decays linearly to 0 over the last lr_decay_iters iterations (CycleGAN); 0: constant (StarGAN v2)
+    lr_decay_iters: int = num(0, 0, BIG)
     beta1: float = num(0.0, 0.0, 1.0, high_open=True)
     beta2: float = num(0.99, 0.0, 1.0, high_open=True)
     weight_decay: float = num(1e-4, 0.0, 1.0)

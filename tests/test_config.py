@@ -20,6 +20,7 @@ def test_paper_configs_follow_the_paper():
         assert cfg.loss.tri_margin == 0.1 and cfg.loss.lambda_tri == 1 and cfg.loss.lambda_cont == 1
         assert (cfg.train.lr, cfg.train.f_lr, cfg.train.beta1, cfg.train.beta2) == (1e-4, 1e-6, 0.0, 0.99)
         assert cfg.loss.lambda_recoloured == 0  # StarGAN v2's D loss, nothing added
+        assert cfg.train.lr_decay_iters == 0  # StarGAN v2's constant learning rates
 
 
 def test_overrides_and_types(tmp_path):

@@ -6,7 +6,7 @@ import torch
 
 from i2i import losses
 from i2i.training.ema import update_ema
-from i2i.training.schedules import ds_weight, ramp_weight
+from i2i.training.schedules import ds_weight, lr_factor, ramp_weight
 
 
 def test_adversarial_loss_is_softplus():
@@ -102,6 +102,27 @@ def test_ds_decay_and_sr_ramp():
     assert ramp_weight(70000, 1.0, 40000, 60000) == pytest.approx(0.5)
     assert ramp_weight(100000, 1.0, 40000, 60000) == 1.0
     assert ramp_weight(5, 2.0, 5, 0) == 2.0
+
+
+def test_linear_learning_rate_decay():
+    assert lr_factor(999, 1000, 0) == 1.0  # StarGAN v2: constant
+    assert lr_factor(0, 1000, 500) == lr_factor(500, 1000, 500) == 1.0
+    assert lr_factor(750, 1000, 500) == pytest.approx(0.5)
+    assert lr_factor(999, 1000, 500) == pytest.approx(0.002)  # the last step still moves
+    assert lr_factor(1200, 1000, 500) == 0.0  # past total_iters (a run extended on resume)
+
+
+def test_optimisers_follow_the_decay_per_network():
+    import types
+
+    from i2i.training.trainer import set_learning_rates
+
+    t = types.SimpleNamespace(lr=1e-3, f_lr=1e-5, d_lr=0.0, total_iters=100, lr_decay_iters=40)
+    optims = {name: torch.optim.Adam(torch.nn.Linear(1, 1).parameters(), lr=1.0)
+              for name in ("generator", "mapping_network", "discriminator")}
+    set_learning_rates(optims, t, 80)  # halfway through the decay
+    assert {k: o.param_groups[0]["lr"] for k, o in optims.items()} == pytest.approx(
+        {"generator": 5e-4, "mapping_network": 5e-6, "discriminator": 5e-4})
 
 
 def test_ema_update():

@@ -14,3 +14,11 @@ def ramp_weight(step: int, weight: float, start: int, length: int) -> float:
     if length <= 0:
         return weight
     return weight * min(1.0, (step - start) / length)
+
+
+def lr_factor(step: int, total_iters: int, decay_iters: int) -> float:
+    """Learning-rate multiplier: 1, then linearly down to 0 over the last ``decay_iters`` of ``total_iters``
+    (CycleGAN's ``linear`` policy; ``decay_iters`` 0 keeps StarGAN v2's constant rate)."""
+    if decay_iters <= 0:
+        return 1.0
+    return max(0.0, min(1.0, (total_iters - step) / decay_iters))

@@ -13,7 +13,7 @@ from ..models.fan import load_fan
 from ..pretrained import build_lpips
 from .distributed import DistInfo, all_reduce_gradients, broadcast_module
 from .ema import update_ema
-from .schedules import ds_weight, ramp_weight
+from .schedules import ds_weight, lr_factor, ramp_weight
 from .step import Weights, discriminator_fakes, discriminator_loss, generator_loss, translate
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,15 @@ def learning_rate(t: TrainConfig, name: str) -> float:
     if name == "mapping_network":
         return t.f_lr
     return t.d_lr or t.lr if name == "discriminator" else t.lr
+
+
+def set_learning_rates(optims: dict[str, torch.optim.Optimizer], t: TrainConfig, step: int) -> None:
+    """Set each named optimiser's rate for iteration ``step``: :func:`learning_rate` times the linear decay of
+    ``lr_decay_iters`` (a pure function of the step, so exact on resume)."""
+    factor = lr_factor(step, t.total_iters, t.lr_decay_iters)
+    for name, opt in optims.items():
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(t, name) * factor
 
 
 def mixed_precision(amp: str, device: torch.device):
@@ -134,6 +143,7 @@ class Trainer:
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         """Run iteration ``step`` on a device batch; return detached loss terms (no host sync)."""
         w, nets, cfg = self.weights(step), self.nets, self.cfg.loss
+        set_learning_rates(self.optims, self.cfg.train, step)
         masks = self.fan.face_masks(batch["x_src"]) if self.fan is not None else None
         out = {}
         latent = translate(nets, batch, "latent", self.autocast, masks)

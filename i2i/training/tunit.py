@@ -33,7 +33,7 @@ from .distributed import DistInfo, all_gather_rows, all_reduce_gradients, all_re
 from .ema import update_ema
 from .schedules import ramp_weight
 from .step import Weights
-from .trainer import content_lpips, learning_rate, mixed_precision
+from .trainer import content_lpips, learning_rate, mixed_precision, set_learning_rates
 
 
 @contextlib.contextmanager
@@ -103,6 +103,7 @@ class TunitTrainer:
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         """Run iteration ``step`` on ``{"x", "x_aug", "x_ref"}``; return detached loss terms (no host sync)."""
         t, w = self.cfg.tunit, self.weights(step)
+        set_learning_rates(self.optims, self.cfg.train, step)
         C, C_ema = self.nets.style_encoder, self.ema.style_encoder
         x, x_aug, x_ref = batch["x"], batch["x_aug"], batch["x_ref"]
         n = x.size(0)
