@@ -187,11 +187,11 @@ def check_img_size(img_size: int) -> int:
 
 
 def check_bottleneck_size(size: int | None, img_size: int) -> int:
-    """Return ``log2(size)`` (None: StarGAN v2's 16); raise unless it is a power of two from 4 to ``img_size / 2``."""
+    """Return ``log2(size)`` (None: StarGAN v2's 16); raise unless it is a power of two from 4 to ``img_size``."""
     size = 16 if size is None else size
     log2 = int(round(math.log2(size))) if size > 0 else -1
-    if size < 4 or 2 * size > img_size or 2**log2 != size:
-        raise ValueError(f"must be a power of two from 4 to img_size / 2 = {img_size // 2}, got {size}")
+    if size < 4 or size > img_size or 2**log2 != size:
+        raise ValueError(f"must be a power of two from 4 to img_size = {img_size}, got {size}")
     return log2
 
 

@@ -42,7 +42,7 @@ def test_overrides_and_types(tmp_path):
     ("loss.tri_hard_negatives=3", "expects bool"),
     ("model.img_size=48", "power of two"),
     ("model.bottleneck_size=12", "model.bottleneck_size: must be a power of two"),
-    ("model.bottleneck_size=32", "model.bottleneck_size: must be a power of two from 4 to img_size / 2 = 16"),
+    ("model.bottleneck_size=64", "model.bottleneck_size: must be a power of two from 4 to img_size = 32"),
     ("train.amp=fp8", "train.amp"),
     ("train.total_iters", "section.key=value"),
 ])

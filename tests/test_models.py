@@ -44,13 +44,13 @@ def test_default_width_is_stargan_v2_rule():
 
 def test_bottleneck_defaults_to_stargan_v2_sixteen_and_sets_the_number_of_stages():
     x = torch.zeros(1, 3, 32, 32)
-    for size, stages in ((None, 1), (16, 1), (8, 2), (4, 3)):
+    for size, stages in ((None, 1), (32, 0), (16, 1), (8, 2), (4, 3)):
         g = Generator(32, style_dim=8, max_conv_dim=16, base_dim=8, bottleneck_size=size)
         h, _ = g.encode_content(x)
         assert h.shape[-1] == (size or 16) and len(g.encode) == stages + 2 and g(x, torch.zeros(1, 8)).shape == x.shape
     assert count(Generator(256, 64, 512, bottleneck_size=16)) == 33_892_995
-    with pytest.raises(ValueError, match="power of two from 4 to img_size / 2 = 16"):
-        Generator(32, bottleneck_size=32)
+    with pytest.raises(ValueError, match="power of two from 4 to img_size = 32"):
+        Generator(32, bottleneck_size=64)
 
 
 @pytest.mark.parametrize("bad", [16, 48, 1024])

@@ -40,7 +40,8 @@ class Generator(nn.Module):
         Spatial size of the encoder's output; defaults to StarGAN v2's 16 (one downsampling stage per halving
         from ``img_size``). At small sizes 16 is a weak bottleneck (half the resolution at 32 px, where 256 px
         has a sixteenth), so the source's texture passes through it; a smaller one makes the decoder draw
-        the texture from the style.
+        the texture from the style. ``img_size`` itself means no downsampling stage: the generator works at
+        full resolution (the content's edges keep their pixels; the texture passes through as well).
 
     Notes
     -----
