@@ -2,8 +2,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DATA ?= data/synthetic
-RUN ?= runs/synthetic
+# Which quick start `make demo` trains: glyphs (style is shape: stroke weight and slant) or synthetic (colour and texture)
+DEMO ?= glyphs
+DATA ?= data/$(DEMO)
+RUN ?= runs/$(DEMO)
+MAKE_DATA_glyphs := make-glyphs
+MAKE_DATA_synthetic := make-synthetic
+METRICS_glyphs := ps_pixel,style_acc,char_acc,glyph_reference,glyph_latent,glyph_path
+METRICS_synthetic := fid,lpips,ps,content,domain_acc,domain_acc_hueblind
 # Metric networks: no pretrained weights on an offline machine, so the demo evaluates with random ones
 # (every number labelled random-weights). Put the files in $$TORCH_HOME (see README) and run with EVAL_WEIGHTS=
 EVAL_WEIGHTS ?= --random-weights
@@ -26,14 +32,15 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || \
 		echo "warning: could not install chromium; the browser test will be skipped"
 
-# Generate the synthetic dataset, train the small model on CPU (a few minutes), write sample grids, evaluate,
-# then serve the app on http://127.0.0.1:7860 (Ctrl+C to stop).
+# Generate the quick start's data set, train its small model on CPU (about 7 minutes), write sample grids, evaluate,
+# then serve the app on http://127.0.0.1:7860 (Ctrl+C to stop). Running it again resumes.
 demo: setup
-	@test -d $(DATA)/train || $(PY) -m i2i make-synthetic --out $(DATA)
-	$(PY) -m i2i train --config configs/synthetic.yaml --run-dir $(RUN) --set data.root=$(DATA) \
+	@test -d $(DATA)/train || $(PY) -m i2i $(MAKE_DATA_$(DEMO)) --out $(DATA)
+	$(PY) -m i2i train --config configs/$(DEMO).yaml --run-dir $(RUN) --set data.root=$(DATA) \
 		$$(test -f $(RUN)/checkpoints/latest && echo --resume)
 	@echo "sample grids in $(RUN)/samples, logs in $(RUN)/log.jsonl and $(RUN)/tensorboard"
-	$(PY) -m i2i eval --checkpoint $(RUN) --data $(DATA) --num-sources 4 --out $(RUN)/eval/report.json $(EVAL_WEIGHTS)
+	$(PY) -m i2i eval --checkpoint $(RUN) --data $(DATA) --metrics $(METRICS_$(DEMO)) --out $(RUN)/eval/report.json \
+		--overwrite $(EVAL_WEIGHTS)
 	$(PY) -m i2i app --checkpoint $(RUN) --data $(DATA) $(EVAL_WEIGHTS)
 
 test: setup browser

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from evaluation.ps import perceptual_smoothness, sequence_distances
+from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 from i2i.data.images import to_float
-from i2i.inference import Translator
+from i2i.inference import Translator, check_steps
 from i2i.media import grid_image, save_frames, upscale_frames
 from i2i.pretrained import RANDOM_WEIGHTS
 from i2i.style_space import Projection, draw_style_map, fit_pca, style_codes
@@ -56,10 +56,8 @@ class CompareHandlers:
         step, distance, model), map A and map B with each path, and a GIF with both side by side.
         """
         b = self.base
-        steps = int(steps) if steps is not None else 0
-        if not 2 <= steps <= MAX_APP_STEPS:
-            raise ValueError(f"steps must be between 2 and {MAX_APP_STEPS}, got {steps}")
-        image = b._source(source, align_faces=bool(align_faces))
+        steps = check_steps(steps, MAX_APP_STEPS)
+        image = b.source_image(source, align_faces=bool(align_faces))
         start = b.style_spec("start", start_kind, start_domain, start_seed, start_reference)
         end = b.style_spec("end", end_kind, end_domain, end_seed, end_reference)
         results = [t.interpolate(image, start, end, steps, method) for t in self.models]
@@ -75,5 +73,5 @@ class CompareHandlers:
             maps.append(style_map.image(codes))
         (fa, _), (fb, _) = results
         gap = torch.full_like(fa[..., :2], 255)
-        gif = save_frames(torch.cat([fa, gap, fb], -1), b._new_folder() / "compare.gif", upscale=b.upscale)
+        gif = save_frames(torch.cat([fa, gap, fb], -1), b.new_result_folder() / "compare.gif", upscale=b.upscale)
         return strips[0], strips[1], "  \n".join(lines), pd.DataFrame(rows), maps[0], maps[1], str(gif)

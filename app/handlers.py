@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluation.perceptual import LPIPSDistance
-from evaluation.ps import perceptual_smoothness, sequence_distances
+from i2i.evaluation.perceptual import LPIPSDistance
+from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 from i2i.config import MAX_SEED
 from i2i.data.images import to_float, to_uint8
-from i2i.inference import INTERPOLATIONS, StyleSpec, Translator, prepare_image
+from i2i.inference import INTERPOLATIONS, StyleSpec, Translator, check_steps, prepare_image
 from i2i.media import grid_image, save_frames, translation_cells, upscale_frames
 from i2i.pretrained import RANDOM_WEIGHTS
 
@@ -70,7 +70,7 @@ class DemoHandlers:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.upscale = max(1, 256 // translator.img_size)  # frames are shown enlarged to >= 256 px
 
-    def _source(self, path, what: str = "source image", align_faces: bool = False) -> torch.Tensor:
+    def source_image(self, path, what: str = "source image", align_faces: bool = False) -> torch.Tensor:
         """The uploaded source as the model's input; with ``align_faces`` its largest face in the CelebA-HQ
         framing first (FaceNotFoundError, a ValueError, when there is none)."""
         image = read_upload(path, what)
@@ -89,11 +89,16 @@ class DemoHandlers:
             if reference is None:
                 raise UploadError(f"{which} style: 'reference' is selected but no reference image was uploaded")
             return StyleSpec(domain, reference=read_upload(reference, f"{which} reference image"))
-        if seed is None or float(seed) < 0 or float(seed) != int(float(seed)):
-            raise ValueError(f"{which} style: the seed must be a non-negative integer, got {seed!r}")
-        return StyleSpec(domain, seed=int(float(seed)))
+        try:
+            value = float(seed)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not (0 <= value <= MAX_SEED and value == int(value)):
+            raise ValueError(f"{which} style: the seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+        return StyleSpec(domain, seed=int(value))
 
-    def _new_folder(self) -> Path:
+    def new_result_folder(self) -> Path:
+        """A fresh folder for one request's files; the oldest are deleted beyond ``KEEP_RESULTS``."""
         folders = sorted((p for p in self.out_dir.glob("result-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
         for old in folders[:max(0, len(folders) - KEEP_RESULTS + 1)]:
             shutil.rmtree(old, ignore_errors=True)
@@ -119,16 +124,14 @@ class DemoHandlers:
         Returns the gallery (frames with captions), the GIF, the MP4, the strip PNG, the frame slider's new
         range, the frames for scrubbing, the first frame and the Perceptual Smoothness text.
         """
-        steps = int(steps) if steps is not None else 0
-        if not 2 <= steps <= MAX_APP_STEPS:
-            raise ValueError(f"steps must be between 2 and {MAX_APP_STEPS}, got {steps}")
+        steps = check_steps(steps, MAX_APP_STEPS)
         if method not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {method!r}")
-        image = self._source(source, align_faces=bool(align_faces))
+        image = self.source_image(source, align_faces=bool(align_faces))
         start = self.style_spec("start", start_kind, start_domain, start_seed, start_reference)
         end = self.style_spec("end", end_kind, end_domain, end_seed, end_reference)
         frames, _ = self.translator.interpolate(image, start, end, steps, method)
-        folder = self._new_folder()
+        folder = self.new_result_folder()
         gif = save_frames(frames, folder / "interpolation.gif", fps=10, upscale=self.upscale)
         mp4 = save_frames(frames, folder / "interpolation.mp4", fps=10, upscale=self.upscale)
         strip = save_frames(frames, folder / "strip.png")
@@ -156,7 +159,7 @@ class DemoHandlers:
         if not names:
             raise ValueError("pick at least one target domain")
         labels = [self.translator.domain_label(name) for name in names]
-        image = self._source(source, align_faces=bool(align_faces))
+        image = self.source_image(source, align_faces=bool(align_faces))
         if reference is not None:
             ref = prepare_image(read_upload(reference, "reference image"), self.translator.img_size)
             codes = self.translator.reference_styles(ref.expand(len(labels), -1, -1, -1), torch.tensor(labels))

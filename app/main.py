@@ -4,10 +4,12 @@ from __future__ import annotations
 import atexit
 import logging
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
-from evaluation.perceptual import LPIPSDistance
+from i2i.evaluation.perceptual import LPIPSDistance
 from i2i.data.images import IMG_EXTENSIONS
 from i2i.inference import Translator, resolve_checkpoint
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
@@ -71,6 +73,16 @@ def _val_images(data, translator: Translator):
     return images if images.domains == translator.domains else None
 
 
+def stop_on_signals() -> None:
+    """Stop on SIGTERM and SIGHUP (how systemd, docker and Kubernetes stop a service, and a closed terminal) as on
+    Ctrl+C: Gradio closes its server and the exit handlers, the temporary folder's removal among them, run."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        return
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.default_int_handler)
+
+
 def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path | None = None,
                data: str | Path | None = None, weights_dir: str | None = None, random_weights: bool = False,
                compare: str | Path | None = None):
@@ -87,6 +99,7 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
     else:  # the app's own temporary folder: removed when the process exits
         out_dir = Path(tempfile.mkdtemp(prefix="i2i-app-"))
         atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
+        stop_on_signals()
     handlers = DemoHandlers(translator, distance, lpips_weights, out_dir)
     comparer = None
     if compare:

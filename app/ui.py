@@ -7,6 +7,7 @@ import logging
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
+from i2i.config import MAX_SEED
 from i2i.inference import INTERPOLATIONS
 
 from .handlers import MAX_APP_STEPS, MAX_GRID_SEEDS, STYLE_SOURCES, DemoHandlers
@@ -17,28 +18,38 @@ log = logging.getLogger(__name__)
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, NotImplementedError)
 
 
-def image_upload(label: str, **kwargs) -> gr.Image:
-    """An image box handing the handlers a file path, whose undecodable uploads become a message in the UI.
+def checked(component, message=None):
+    """Make Gradio's own input check of ``component`` (its ``preprocess``: choices, ranges, number parsing, image
+    decoding) end in the app's one-line message, in the UI and in the log, instead of a server traceback and an
+    anonymous client error. ``message(err)`` words the message (default: the component's label and Gradio's
+    reason). Wraps this instance's ``preprocess`` (a subclass would make Gradio write a ``.pyi`` stub next to this
+    file at import time)."""
+    preprocess, label = component.preprocess, component.label
 
-    Gradio opens every upload with PIL before any handler runs; a text file sent through the API would
-    otherwise fail there with an anonymous error. The check wraps this instance's ``preprocess`` (a
-    ``gr.Image`` subclass would make Gradio write a ``.pyi`` stub next to this file at import time).
-    """
-    box = gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], **kwargs)
-    preprocess = box.preprocess
-
-    def checked(payload):
+    def guarded(payload):
         try:
             return preprocess(payload)
-        except Image.DecompressionBombError as err:
-            log.info("rejected upload: %s", err)
-            raise gr.Error(f"the {label} is too large to decode safely: {err}", print_exception=False) from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-            log.info("rejected upload: %s", err)
-            raise gr.Error(unreadable_message(label, err), print_exception=False) from None
+        except Exception as err:  # Gradio's checks raise gr.Error, ValueError, TypeError, PIL's errors, ...
+            text = message(err) if message else f"{label}: {err}"
+            log.info("rejected request: %s", text)
+            raise gr.Error(text, print_exception=False) from None
 
-    box.preprocess = checked
-    return box
+    component.preprocess = guarded
+    return component
+
+
+def image_upload(label: str, **kwargs) -> gr.Image:
+    """An image box handing the handlers a file path, whose undecodable uploads become a message in the UI
+    (Gradio opens every upload with PIL before any handler runs)."""
+    def message(err):
+        if isinstance(err, Image.DecompressionBombError):
+            return f"the {label} is too large to decode safely: {err}"
+        if isinstance(err, (UnidentifiedImageError, OSError, SyntaxError, ValueError)):
+            return unreadable_message(label, err)
+        return f"{label}: {err}"
+
+    return checked(gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], **kwargs),
+                   message)
 
 
 def user_errors(fn):
@@ -73,11 +84,12 @@ def _style_picker(title: str, domains: list[str], domain: str, seed: int, thumbs
     when selected)."""
     with gr.Group():
         gr.Markdown(f"**{title}**")
-        kind = gr.Radio(list(STYLE_SOURCES), value="seed", label="style from")
-        dom = gr.Dropdown(domains, value=domain, label="domain")
+        kind = checked(gr.Radio(list(STYLE_SOURCES), value="seed", label=f"{title} style from"))
+        dom = checked(gr.Dropdown(domains, value=domain, label=f"{title} domain"))
         if thumbs:
             _domain_gallery(thumbs, dom)
-        seed_box = gr.Number(value=seed, precision=0, minimum=0, label="seed (mapping network)")
+        seed_box = checked(gr.Number(value=seed, precision=0, minimum=0, maximum=MAX_SEED,
+                                     label=f"{title} seed (mapping network)"))
         ref = image_upload(f"{title} reference", visible=False, height=160)
     kind.change(lambda k: (gr.Number(visible=k == "seed"), gr.Image(visible=k == "reference")), kind,
                 [seed_box, ref], api_visibility="private", queue=False, show_progress="hidden")
@@ -96,9 +108,9 @@ def _interpolation_inputs(domains: list[str], examples: list[str], thumbs: list[
         start = _style_picker("start", domains, domains[0], 0, thumbs)
         end = _style_picker("end", domains, domains[min(1, len(domains) - 1)], 1, thumbs)
     with gr.Row():
-        steps = gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)")
-        method = gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation")
-        align = gr.Checkbox(value=align_default, label=align_label)
+        steps = checked(gr.Slider(2, MAX_APP_STEPS, value=20, step=1, label="frames (both end styles included)"))
+        method = checked(gr.Radio(list(INTERPOLATIONS), value="lerp", label="interpolation"))
+        align = checked(gr.Checkbox(value=align_default, label=align_label))
         run = gr.Button("Generate", variant="primary", elem_id=f"{prefix}run" if prefix else None)
     return [source, *start, *end, steps, method, align], run
 
@@ -167,10 +179,11 @@ def build_app(handlers: DemoHandlers, examples: list[str], header: str, compare=
             with gr.Row():
                 t_source = image_upload("source image", height=256)
                 with gr.Column():
-                    t_domains = gr.CheckboxGroup(domains, value=list(domains), label="target domains (rows)")
-                    t_seeds = gr.Textbox("0, 1, 2, 3", label=f"seeds (columns; up to {MAX_GRID_SEEDS}, e.g. 0-3)")
+                    t_domains = checked(gr.CheckboxGroup(domains, value=list(domains), label="target domains (rows)"))
+                    t_seeds = checked(gr.Textbox("0, 1, 2, 3",
+                                                 label=f"seeds (columns; up to {MAX_GRID_SEEDS}, e.g. 0-3)"))
                     t_reference = image_upload("reference image (optional: replaces the seeds)", height=160)
-                    t_align = gr.Checkbox(value=face_model, label=align_label)
+                    t_align = checked(gr.Checkbox(value=face_model, label=align_label))
                     t_run = gr.Button("Translate", variant="primary")
             if examples:
                 gr.Examples(examples, inputs=t_source, label="examples (validation images)")

@@ -11,9 +11,9 @@ import time
 
 import torch
 
-from app.compare import CompareHandlers
-from app.handlers import DemoHandlers
-from evaluation.perceptual import LPIPSDistance
+from i2i.app.compare import CompareHandlers
+from i2i.app.handlers import DemoHandlers
+from i2i.evaluation.perceptual import LPIPSDistance
 from i2i.data.dataset import scan_split
 from i2i.inference import Translator
 from i2i.pretrained import build_lpips

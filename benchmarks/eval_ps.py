@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from evaluation.perceptual import LPIPSDistance
-from evaluation.ps import interpolation_alphas, perceptual_smoothness, sequence_distances
+from i2i.evaluation.perceptual import LPIPSDistance
+from i2i.evaluation.ps import interpolation_alphas, perceptual_smoothness, sequence_distances
 from i2i.config import Config, ModelConfig
 from i2i.inference import Translator, lerp_styles
 from i2i.models import build_networks

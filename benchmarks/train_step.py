@@ -41,7 +41,7 @@ def stargan_v2_order_step(trainer: Trainer, batch: dict, step: int) -> None:
     """StarGAN v2's iteration written plainly: every fake made afresh, the second diversity fake through the
     whole generator with its graph, full ``backward()`` into every network (D included in G steps, its
     gradients then discarded), as in its solver. StarGAN v2's losses only (fp32, no FAN masks)."""
-    nets, opts, w = trainer.nets, trainer.optims, trainer.weights(step)
+    nets, opts, w = trainer.nets, trainer.optims, trainer.loss_weights(step)
     x, y_org, y_trg = batch["x_src"], batch["y_src"], batch["y_trg"]
     bce = losses.adversarial_loss
 

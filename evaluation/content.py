@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MANIFEST = "manifest.csv"
+from i2i.data.output import MANIFEST
+
 MIN_CONTRAST = 0.08  # colour distance (RGB in [0, 1]) below which an image is taken to have no foreground
 CONTENT_KEYS = ("shape", "cx", "cy", "size", "angle")
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,9 +34,23 @@ log = logging.getLogger(__name__)
 
 CLASSIFIER_SIZE = 32  # images are resized to this before classification: style (colour, texture) survives it
 CLASSIFIER_VERSION = 2  # bump when the architecture or the training recipe changes (invalidates caches)
-# Width and training steps of each classifier: a pattern takes longer to learn than a colour (the hue-blind one
-# reaches 1.0 on the synthetic validation images with these, 0.66 with the plain recipe).
-RECIPES = {False: {"width": 16, "steps": 300}, True: {"width": 32, "steps": 2000}}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one kind of classifier is trained: width, Adam steps, horizontal flips, hue-blind jitter."""
+
+    width: int
+    steps: int
+    flips: bool = True
+    hue_blind: bool = False
+
+
+# A pattern takes longer to learn than a colour (the hue-blind classifier reaches 1.0 on the synthetic validation
+# images with these, 0.66 with the plain recipe). Glyph classifiers never flip: a mirrored italic leans the other
+# way and a mirrored character is another shape.
+RECIPES = {"domain": Recipe(16, 300), "hueblind": Recipe(32, 2000, hue_blind=True),
+           "glyph_style": Recipe(32, 1500, flips=False), "glyph_char": Recipe(32, 1500, flips=False)}
 
 
 class DomainClassifier(nn.Module):
@@ -55,11 +71,12 @@ class DomainClassifier(nn.Module):
         return self.head(self.features(x).mean((2, 3)))
 
 
-def augment_batch(x: torch.Tensor, g: torch.Generator, max_shift: int = 2) -> torch.Tensor:
-    """Random horizontal flips and circular shifts of up to ``max_shift`` pixels, one draw per image, batched."""
-    n = x.size(0)
-    flip = torch.rand(n, generator=g) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+def augment_batch(x: torch.Tensor, g: torch.Generator, max_shift: int = 2, flips: bool = True) -> torch.Tensor:
+    """Random horizontal flips (with ``flips``; one draw per image) and a circular shift of up to ``max_shift``
+    pixels (one per batch)."""
+    if flips:
+        flip = torch.rand(x.size(0), generator=g) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     dy, dx = (torch.randint(-max_shift, max_shift + 1, (2,), generator=g)).tolist()  # one shift per batch
     return x.roll((dy, dx), dims=(-2, -1))
 
@@ -76,26 +93,32 @@ def hue_blind_jitter(x: torch.Tensor, g: torch.Generator, contrast: float = 0.4,
     return ((y - mean) * scale.to(x) + mean + shift.to(x)).clamp(-1, 1)
 
 
-def train_classifier(images: DomainImages, steps: int | None = None, batch_size: int = 32, lr: float = 2e-3,
-                     seed: int = 0, progress: bool = True, hue_blind: bool = False) -> DomainClassifier:
-    """Train on ``images`` (resized to 32 px once), balanced over domains, with flips and small shifts (and
-    :func:`hue_blind_jitter` when ``hue_blind``); ``steps`` and the width default to ``RECIPES[hue_blind]``."""
-    recipe = RECIPES[hue_blind]
-    steps = recipe["steps"] if steps is None else steps
+def train_classifier(images: DomainImages, kind: str = "domain", labels: torch.Tensor | None = None,
+                     num_classes: int | None = None, steps: int | None = None, batch_size: int = 32,
+                     lr: float = 2e-3, seed: int = 0, progress: bool = True) -> DomainClassifier:
+    """Train a classifier of ``kind`` (see ``RECIPES``) on ``images`` (resized to 32 px once): classes drawn
+    uniformly, then an image of the class, with small shifts (flips and :func:`hue_blind_jitter` where the recipe
+    says). ``labels`` (one per image, ``num_classes`` classes) default to the images' domains."""
+    recipe = RECIPES[kind]
+    steps = recipe.steps if steps is None else steps
+    labels = images.labels if labels is None else labels
+    num_classes = images.num_domains if num_classes is None else num_classes
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = DomainClassifier(images.num_domains, recipe["width"])
+        net = DomainClassifier(num_classes, recipe.width)
     data = _classifier_inputs(images)
+    order = labels.argsort(stable=True)
+    counts = torch.bincount(labels, minlength=num_classes)
+    starts, present = counts.cumsum(0) - counts, counts.nonzero().flatten()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     with torch.enable_grad():  # callers may run under no_grad / inference_mode
-        desc = "hue-blind domain classifier" if hue_blind else "domain classifier"
-        for _ in tqdm(range(steps), desc=desc, unit="it", disable=not progress, leave=False):
-            labels = torch.randint(images.num_domains, (batch_size,), generator=g)
+        for _ in tqdm(range(steps), desc=f"{kind} classifier", unit="it", disable=not progress, leave=False):
+            classes = present[torch.randint(present.numel(), (batch_size,), generator=g)]
             u = torch.rand(batch_size, generator=g, dtype=torch.float64)
-            picks = images.starts[labels] + (u * images.counts[labels]).long()
-            x = augment_batch(data[picks], g)
-            loss = F.cross_entropy(net(hue_blind_jitter(x, g) if hue_blind else x), labels)
+            picks = order[starts[classes] + (u * counts[classes]).long()]
+            x = augment_batch(data[picks], g, flips=recipe.flips)
+            loss = F.cross_entropy(net(hue_blind_jitter(x, g) if recipe.hue_blind else x), classes)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -113,10 +136,15 @@ def _classifier_inputs(images: DomainImages) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(net: DomainClassifier, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Predicted domain labels of images (N, 3, H, W) in [-1, 1]."""
+def probabilities(net: DomainClassifier, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Class probabilities (N, C) of images (N, 3, H, W) in [-1, 1]."""
     device = next(net.parameters()).device
-    return torch.cat([net(chunk.to(device)).argmax(1).cpu() for chunk in images.split(batch_size)])
+    return torch.cat([net(chunk.to(device)).softmax(1).cpu() for chunk in images.split(batch_size)])
+
+
+def predict(net: DomainClassifier, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Predicted labels of images (N, 3, H, W) in [-1, 1]."""
+    return probabilities(net, images, batch_size).argmax(1)
 
 
 def domain_accuracy(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -125,26 +153,29 @@ def domain_accuracy(net: DomainClassifier, images: torch.Tensor, labels: torch.T
 
 
 def load_or_train_classifier(root: str | Path, img_size: int, cache_dir: Path | None, progress: bool = True,
-                             hue_blind: bool = False) -> tuple[DomainClassifier, bool]:
-    """``(classifier, from_cache)`` for the ``train/`` split of ``root``: read
-    ``<cache_dir>/classifier[_hueblind]_<key>.safetensors`` (the key hashes the file list, sizes and mtimes, the
-    image size and the classifier version, without decoding anything) or train on the decoded images and write it."""
+                             kind: str = "domain", targets: Callable | None = None) -> tuple[DomainClassifier, bool]:
+    """``(classifier, from_cache)`` of ``kind`` for the ``train/`` split of ``root``: read
+    ``<cache_dir>/classifier_<kind>_<key>.safetensors`` (the key hashes the file list, sizes and mtimes, the image
+    size, the kind and the classifier version, without decoding anything) or train on the decoded images and write
+    it. ``targets(images) -> (labels, num_classes)`` gives other labels than the domains (e.g. the characters)."""
     domains, files = scan_split(root, "train")
     key = files_key(Path(root) / "train", [f for group in files for f in group], domains=domains,
-                    img_size=img_size, version=CLASSIFIER_VERSION)
-    name = "classifier_hueblind" if hue_blind else "classifier"
-    path = Path(cache_dir) / f"{name}_{key}.safetensors" if cache_dir else None
+                    img_size=img_size, kind=kind, version=CLASSIFIER_VERSION)
+    path = Path(cache_dir) / f"classifier_{kind}_{key}.safetensors" if cache_dir else None
     if path is not None and path.is_file():
-        net = DomainClassifier(len(domains), RECIPES[hue_blind]["width"])
-        net.load_state_dict(load_file(str(path)))
+        state = load_file(str(path))
+        net = DomainClassifier(state["head.weight"].size(0), RECIPES[kind].width)
+        net.load_state_dict(state)
         return net.eval().requires_grad_(False), True
-    net = train_classifier(DomainImages(root, "train", img_size, progress=progress), progress=progress,
-                           hue_blind=hue_blind)
+    images = DomainImages(root, "train", img_size, progress=progress)
+    labels, num_classes = targets(images) if targets is not None else (None, None)
+    net = train_classifier(images, kind, labels, num_classes, progress=progress)
     if path is not None:
         write_weights(path, net)  # a unique temporary name: concurrent evaluations may race
     return net, False
 
 
-def real_accuracy(net: DomainClassifier, images: DomainImages) -> float:
-    """The classifier's accuracy on real images (e.g. the validation split): its own reliability."""
-    return domain_accuracy(net, _classifier_inputs(images), images.labels)
+def real_accuracy(net: DomainClassifier, images: DomainImages, labels: torch.Tensor | None = None) -> float:
+    """The classifier's accuracy on real images (e.g. the validation split; ``labels`` default to their domains):
+    its own reliability."""
+    return domain_accuracy(net, _classifier_inputs(images), images.labels if labels is None else labels)

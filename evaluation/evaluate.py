@@ -18,6 +18,7 @@ from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
 from . import content, protocols
 from .domain_accuracy import load_or_train_classifier, real_accuracy
+from .glyphs import glyph_chars, is_glyph_data, read_glyph_truth
 from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics
 from .frd import build_face_embedder
 from .metrics import REGISTRY, GeneratedBatch
@@ -118,12 +119,22 @@ class _Context:
             self.facenet = net.to(device)
         if "content_truth" in networks:
             self._load_content_truth()
-        for name, metric, hue_blind in (("classifier", "domain_acc", False),
-                                        ("hueblind_classifier", "domain_acc_hueblind", True)):
+        if networks & {"glyph_truth", "glyph_char"}:
+            if not is_glyph_data(s.data):
+                raise ValueError(f"the glyph metrics need a data set written by `i2i make-glyphs` ({s.data} lacks "
+                                 "glyphs.json, truth.npz or manifest.csv)")
+            self.glyph_truth = read_glyph_truth(s.data, self.val.paths, self.domains, translator.img_size)
+        for name, kind, metric in (("classifier", "domain", "domain_acc"),
+                                   ("hueblind_classifier", "hueblind", "domain_acc_hueblind"),
+                                   ("glyph_style", "glyph_style", "style_acc"),
+                                   ("glyph_char", "glyph_char", "char_acc")):
             if name in networks:
-                net, _ = load_or_train_classifier(s.data, translator.img_size, self.cache_dir, s.progress, hue_blind)
+                targets = glyph_chars if kind == "glyph_char" else None
+                net, _ = load_or_train_classifier(s.data, translator.img_size, self.cache_dir, s.progress, kind,
+                                                  targets)
                 setattr(self, name, net.to(device))
-                self.references[f"{metric}_real_val"] = real_accuracy(net, self.val)
+                labels = self.glyph_truth.char if kind == "glyph_char" else None
+                self.references[f"{metric}_real_val"] = real_accuracy(net, self.val, labels)
 
     def _load_content_truth(self) -> None:
         """True shape masks of every validation image, and the IoU / centre error of the two reference points:
@@ -142,11 +153,9 @@ class _Context:
             self.references[f"content_iou_{name}"] = scores["iou"].mean().item()
             self.references[f"com_error_{name}"] = scores["com_error"].mean().item()
 
-    def content_scores(self, images: torch.Tensor, src: int, first: int) -> dict[str, torch.Tensor]:
-        """IoU and centre error of images (N, K, 3, S, S) made from sources ``first..first+N-1`` of domain src."""
-        n, k = images.shape[:2]
-        index = torch.tensor(list(self.val.domain_indices(src)[first:first + n]))
-        truth = self.true_masks[index].repeat_interleave(k, 0)
+    def content_scores(self, images: torch.Tensor, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """IoU and centre error of images (N, K, 3, S, S) made from the validation images ``index`` (N,)."""
+        truth = self.true_masks[index].repeat_interleave(images.size(1), 0)
         return content.content_scores(content.foreground_masks(images.flatten(0, 1).cpu()), truth)
 
     @property
@@ -178,8 +187,9 @@ class _Context:
             protocols.save_generated(images, Path(self.s.save_images) / task / kind, first)
 
 
-PURPOSES = {"inter": 0, "intra": 1, "translations": 2}  # seeds of the per-task generators (see task_generator)
-SAVED_AS = {"inter": "interpolation", "intra": "interpolation_intra", "translations": "translation"}
+PURPOSES = {"inter": 0, "intra": 1, "translations": 2, "references": 3}  # seeds of the per-task generators
+SAVED_AS = {"inter": "interpolation", "intra": "interpolation_intra", "translations": "translation",
+            "references": "translation_reference"}
 
 
 def scorers_by_set(metrics: list[str], settings: EvalSettings) -> dict[str, list]:
@@ -191,22 +201,28 @@ def scorers_by_set(metrics: list[str], settings: EvalSettings) -> dict[str, list
     return {kind: by_set[kind] for kind in PURPOSES if kind in by_set}
 
 
-def _generate(ctx: _Context, kind: str, x: torch.Tensor, src: int, trg: int, g: torch.Generator) -> torch.Tensor:
+def _generate(ctx: _Context, kind: str, x: torch.Tensor, src: int, trg: int, g: torch.Generator) -> tuple:
+    """``(images, reference indices, reference images)`` of one batch of sources (no references but for the
+    ``references`` set)."""
+    if kind == "references":
+        return protocols.reference_translations(ctx.translator, ctx.sampler, x, trg, ctx.s.num_outs, g)
     if kind == "translations":
-        return protocols.random_translations(ctx.translator, ctx.sampler, x, trg, ctx.s.num_outs, g)
+        return protocols.random_translations(ctx.translator, ctx.sampler, x, trg, ctx.s.num_outs, g), None, None
     first = src if kind == "inter" else trg
-    return protocols.interpolation_frames(ctx.translator, ctx.sampler, x, first, trg, ctx.alphas, g)
+    return protocols.interpolation_frames(ctx.translator, ctx.sampler, x, first, trg, ctx.alphas, g), None, None
 
 
 def _score_set(ctx: _Context, kind: str, metrics: list, src: int, trg: int, task: str, bar) -> dict[str, float]:
     """Generate one image set of a task batch by batch, score every batch with each metric, reduce per metric."""
     s = ctx.s
-    per_source = s.num_outs if kind == "translations" else s.steps
+    per_source = s.num_outs if kind in ("translations", "references") else s.steps
     g = protocols.task_generator(s.seed, src, trg, PURPOSES[kind])
     collected: dict[str, dict[str, list]] = {m.name: {} for m in metrics}
+    sources = ctx.val.domain_indices(src)
     for start, x in protocols.source_batches(ctx.val, src, s.num_sources, max(1, s.batch_size // per_source)):
-        images = _generate(ctx, kind, x, src, trg, g)
-        batch = GeneratedBatch(images, kind, x, src, trg, start)
+        images, ref_index, ref_images = _generate(ctx, kind, x, src, trg, g)
+        index = torch.tensor(list(sources[start:start + x.size(0)]))
+        batch = GeneratedBatch(images, kind, x, src, trg, start, index, ref_index, ref_images)
         for metric in metrics:
             for key, value in metric.score(ctx, batch).items():
                 collected[metric.name].setdefault(key, []).append(value)
@@ -242,11 +258,12 @@ def select_tasks(domains: list[str], names: tuple[str, ...] | None) -> list[tupl
     return [every[name] for name in names]
 
 
-def evaluate(settings: EvalSettings) -> dict:
-    """Compute the requested metrics for every task and return the report (see :mod:`evaluation.report`)."""
+def evaluate(settings: EvalSettings, translator: Translator | None = None) -> dict:
+    """Compute the requested metrics for every task and return the report (see :mod:`i2i.evaluation.report`); the
+    model is ``settings.checkpoint``'s, or ``translator`` when given (e.g. the EMA networks during training)."""
     s = settings.validate()
     t0 = time.perf_counter()
-    translator = Translator.load(s.checkpoint, s.device)
+    translator = translator or Translator.load(s.checkpoint, s.device)
     metrics, notes = resolve_metrics(s.metrics, translator, s.data)
     ctx = _Context(s, translator, metrics)
     if s.random_weights:

@@ -5,7 +5,9 @@ to each registered metric that asked for that set:
 
 - ``inter``: inter-domain interpolation frames (N, F, 3, S, S), s_0 from the source domain, s_T from the target;
 - ``intra``: intra-domain interpolation frames, both ends from the target domain;
-- ``translations``: K random translations per source to the target domain (N, K, 3, S, S).
+- ``translations``: K random translations per source to the target domain (N, K, 3, S, S);
+- ``references``: K translations per source guided by reference images of the target domain drawn from the
+  validation split (N, K, 3, S, S), whatever ``--mode`` says; the batch carries the references.
 
 A metric function returns per-sample tensors (averaged over the task) or, with ``reduce``, anything its
 reducer turns into numbers at the end of the task. Adding a metric is one decorated function here (plus, if it
@@ -21,19 +23,24 @@ import torch
 from i2i.data.images import to_uint8
 
 from .content import read_manifest
-from .domain_accuracy import predict
+from .domain_accuracy import predict, probabilities
 from .fid import FeatureStatistics, inception_features
 from .frd import face_embeddings, face_recognition_distance
 from .lpips_diversity import lpips_diversity
+from .glyphs import is_glyph_data, nearest_iou, reference_scores, rises_monotonically, transition
+from .perceptual import PixelDistance
 from .ps import perceptual_smoothness, sequence_distances
 
-IMAGE_SETS = ("inter", "intra", "translations")
+IMAGE_SETS = ("inter", "intra", "translations", "references")
+PIXEL_DISTANCE = PixelDistance()
 
 
 @dataclass(frozen=True)
 class GeneratedBatch:
     """What a metric function receives: generated ``images`` (N, F or K, 3, S, S) in [-1, 1] of one image set
-    (``kind``), the N ``sources`` they were made from (the ``first``-th onwards of domain ``src``) and ``trg``."""
+    (``kind``), the N ``sources`` they were made from (validation images ``index``: the ``first``-th onwards of
+    domain ``src``) and ``trg``; for the ``references`` set, the validation indices (N, K) and images of the
+    references."""
 
     images: torch.Tensor
     kind: str
@@ -41,6 +48,9 @@ class GeneratedBatch:
     src: int
     trg: int
     first: int
+    index: torch.Tensor
+    reference_index: torch.Tensor | None = None
+    reference_images: torch.Tensor | None = None
 
 
 def mean_of_batches(ctx, trg: int, batches: dict[str, list[torch.Tensor]]) -> dict[str, float]:
@@ -119,6 +129,16 @@ def ps_sequences(ctx, b: GeneratedBatch):
     return {name: value, f"{name}_alignment": align, f"{name}_uniformity": uni}
 
 
+@register("ps_pixel", {"ps_pixel_inter": ("PS pixel inter", "↑", None),
+                       "ps_pixel_intra": ("PS pixel intra", "↑", None)},
+          image_sets=("inter", "intra"), default=lambda translator, data: is_glyph_data(data))
+def ps_pixel_sequences(ctx, b: GeneratedBatch):
+    """Perceptual Smoothness with the pixel L1 distance instead of LPIPS (no network), with its two terms."""
+    value, align, uni = perceptual_smoothness(*sequence_distances(PIXEL_DISTANCE, b.images))
+    name = f"ps_pixel_{b.kind}"
+    return {name: value, f"{name}_alignment": align, f"{name}_uniformity": uni}
+
+
 @register("frd", {"frd": ("FRD", "↓", "facenet")}, image_sets=("translations",), networks=("facenet",),
           default=lambda translator, data: translator.cfg.model.w_hpf > 0)
 def frd_pairs(ctx, b: GeneratedBatch):
@@ -133,14 +153,14 @@ def frd_pairs(ctx, b: GeneratedBatch):
           default=lambda translator, data: data is not None and has_manifest(data))
 def content_preservation(ctx, b: GeneratedBatch):
     """Foreground IoU and centre error against the sources' true masks (translations), IoU along paths (inter)."""
-    scores = ctx.content_scores(b.images, b.src, b.first)
+    scores = ctx.content_scores(b.images, b.index)
     if b.kind == "inter":
         return {"path_iou": scores["iou"]}
     return {"content_iou": scores["iou"], "com_error": scores["com_error"]}
 
 
 @register("domain_acc", {"domain_acc": ("Domain acc", "↑", None)}, image_sets=("translations",),
-          networks=("classifier",))
+          networks=("classifier",), default=lambda translator, data: not is_glyph_data(data))
 def domain_hits(ctx, b: GeneratedBatch):
     """Whether the domain classifier assigns each translation to the target domain."""
     return {"domain_acc": (predict(ctx.classifier, b.images.flatten(0, 1)) == b.trg).float()}
@@ -152,6 +172,67 @@ def domain_hits(ctx, b: GeneratedBatch):
 def hue_blind_domain_hits(ctx, b: GeneratedBatch):
     """Whether the hue-blind classifier (pattern and shape only) assigns each translation to the target domain."""
     return {"domain_acc_hueblind": (predict(ctx.hueblind_classifier, b.images.flatten(0, 1)) == b.trg).float()}
+
+
+@register("style_acc", {"style_acc": ("Style acc", "↑", None)}, image_sets=("translations",),
+          networks=("glyph_style",), default=lambda translator, data: is_glyph_data(data))
+def style_hits(ctx, b: GeneratedBatch):
+    """Whether the glyph style classifier (trained without flips) assigns each translation to the target domain."""
+    return {"style_acc": (predict(ctx.glyph_style, b.images.flatten(0, 1)) == b.trg).float()}
+
+
+@register("char_acc", {"char_acc": ("Char acc", "↑", None)}, image_sets=("translations",),
+          networks=("glyph_char", "glyph_truth"), default=lambda translator, data: is_glyph_data(data))
+def char_hits(ctx, b: GeneratedBatch):
+    """Whether the character classifier recognises each translation as its source's character."""
+    chars = ctx.glyph_truth.char[b.index].repeat_interleave(b.images.size(1))
+    return {"char_acc": (predict(ctx.glyph_char, b.images.flatten(0, 1)) == chars).float()}
+
+
+@register("glyph_reference", {"gt_ref_iou": ("Ref GT IoU", "↑", None), "gt_ref_l1": ("Ref GT L1", "↓", None),
+                              "gt_ref_iou_source": ("Ref GT IoU of the source", "↑", None),
+                              "gt_ref_iou_reference": ("Ref GT IoU of the reference", "↑", None)},
+          image_sets=("references",), networks=("glyph_truth",),
+          default=lambda translator, data: is_glyph_data(data))
+def glyph_reference_truth(ctx, b: GeneratedBatch):
+    """Reference-guided translations against the source's character in the reference's typeface, beside the
+    source itself and the reference itself scored against the same ground truth."""
+    s = reference_scores(ctx.glyph_truth, b.images.cpu(), b.sources.cpu(), b.reference_images.cpu(), b.index,
+                         b.reference_index)
+    return {"gt_ref_iou": s["iou"], "gt_ref_l1": s["l1"], "gt_ref_iou_source": s["source"],
+            "gt_ref_iou_reference": s["reference"]}
+
+
+@register("glyph_latent", {"gt_nearest_iou": ("Nearest GT IoU", "↑", None),
+                           "gt_nearest_iou_source": ("Nearest GT IoU of the source", "↑", None)},
+          image_sets=("translations",), networks=("glyph_truth",),
+          default=lambda translator, data: is_glyph_data(data))
+def glyph_nearest_truth(ctx, b: GeneratedBatch):
+    """Latent-guided translations against the nearest of the source's character in the target domain's typefaces,
+    beside the source itself."""
+    t = ctx.glyph_truth
+    return {"gt_nearest_iou": nearest_iou(t, t.ink_masks(b.images.cpu()), b.index, b.trg),
+            "gt_nearest_iou_source": nearest_iou(t, t.ink_masks(b.sources.cpu())[:, None], b.index, b.trg)}
+
+
+@register("glyph_path", {"path_char_acc": ("Path char acc", "↑", None),
+                         "path_style_monotone": ("Path style monotone", "↑", None),
+                         "path_style_midpoint": ("Path style midpoint", "·", None),
+                         "path_style_width": ("Path style 10-90% width", "↑", None)},
+          image_sets=("inter",), networks=("glyph_char", "glyph_style", "glyph_truth"),
+          default=lambda translator, data: is_glyph_data(data))
+def glyph_paths(ctx, b: GeneratedBatch):
+    """Along inter-domain paths: the character recognised on every frame; whether the style classifier's
+    probability of the target domain rises monotonically; where it crosses one half, and over how much of the
+    path it goes from 0.1 to 0.9 (where the change of style bunches up)."""
+    n, f = b.images.shape[:2]
+    frames = b.images.flatten(0, 1)
+    chars = ctx.glyph_truth.char[b.index].repeat_interleave(f)
+    p_target = probabilities(ctx.glyph_style, frames)[:, b.trg].view(n, f)
+    where = transition(p_target, ctx.alphas)
+    return {"path_char_acc": (predict(ctx.glyph_char, frames) == chars).float(),
+            "path_style_monotone": rises_monotonically(p_target), "path_style_midpoint": where["midpoint"],
+            "path_style_width": where["width"]}
 
 
 def has_manifest(data) -> bool:

@@ -1,4 +1,4 @@
-"""LPIPS distances between many image pairs, with each image's AlexNet features computed once."""
+"""Distances between many image pairs for PS: LPIPS (each image's AlexNet features computed once) and pixels."""
 from __future__ import annotations
 
 import lpips
@@ -41,7 +41,31 @@ class LPIPSDistance:
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Distances between matching images of two batches (N, 3, H, W) -> (N,)."""
-        n = a.size(0)
-        idx = torch.arange(n, device=a.device)
-        return self.between(self.features(torch.cat([a, b])), idx, idx + n)
+        return pair_distances(self, a, b)
+
+
+class PixelDistance:
+    """``delta(a, b) = mean |a - b|`` over pixels and channels of images in [-1, 1]: a metric with no network
+    (and no weights to fetch), for PS where a pretrained LPIPS is not at hand or pixels are the point (glyphs)."""
+
+    kind = "pixel"
+
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The images themselves, flattened: (B, 3 * H * W)."""
+        return [images.flatten(1).float()]
+
+    def between(self, feats: list[torch.Tensor], i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        """Distances between images ``i[p]`` and ``j[p]`` of one ``features`` batch: (P,) and (P,) -> (P,)."""
+        return (feats[0][i] - feats[0][j]).abs().mean(1)
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Distances between matching images of two batches (N, 3, H, W) -> (N,)."""
+        return pair_distances(self, a, b)
+
+
+def pair_distances(distance, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``distance`` between matching images of two batches (N, 3, H, W) -> (N,), from one features call."""
+    n = a.size(0)
+    idx = torch.arange(n, device=a.device)
+    return distance.between(distance.features(torch.cat([a, b])), idx, idx + n)
 

@@ -32,11 +32,18 @@ class StyleSampler:
         """Style codes (..., D) for domain labels (...,)."""
         if self.mode == "latent":
             return self.translator.latent_styles(labels, generator)
+        return self.reference_styles(labels, generator)[0]
+
+    def reference_styles(self, labels: torch.Tensor, generator: torch.Generator
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(codes (..., D), reference indices (...,), reference images (..., 3, S, S))``: one reference drawn
+        uniformly from each label's domain."""
         flat = labels.flatten()
         u = torch.rand(flat.shape, generator=generator, dtype=torch.float64)
         picks = self.images.starts[flat] + (u * self.images.counts[flat]).long()
         refs = to_float(torch.stack([self.images.image(int(i)) for i in picks]))
-        return self.translator.reference_styles(refs.view(*labels.shape, *refs.shape[1:]), labels)
+        refs = refs.view(*labels.shape, *refs.shape[1:])
+        return self.translator.reference_styles(refs, labels), picks.view(labels.shape), refs
 
 
 def source_batches(images: DomainImages, label: int, num_sources: int | None, batch: int):
@@ -62,6 +69,14 @@ def random_translations(translator: Translator, sampler: StyleSampler, sources: 
     """K translations of each source to domain ``target`` with random styles: (N, K, 3, S, S) in [-1, 1]."""
     styles = sampler(torch.full((sources.size(0), k), target), generator)
     return translator.decode_many(sources, styles).clamp(-1, 1)
+
+
+def reference_translations(translator: Translator, sampler: StyleSampler, sources: torch.Tensor, target: int,
+                           k: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """K translations of each source guided by reference images drawn from domain ``target``, whatever the
+    sampler's mode: ``(images (N, K, 3, S, S) in [-1, 1], reference indices (N, K), reference images)``."""
+    styles, picks, refs = sampler.reference_styles(torch.full((sources.size(0), k), target), generator)
+    return translator.decode_many(sources, styles).clamp(-1, 1), picks, refs
 
 
 def save_generated(images: torch.Tensor, folder: Path, first_index: int) -> None:

@@ -57,7 +57,7 @@ def build_report(settings, translator, per_task: dict[str, dict], weights: dict[
         notes = [*notes, f"the model was trained with a {RANDOM_WEIGHTS} LPIPS content loss (loss.lpips_weights: "
                          "random): its content term was not a perceptual distance"]
     return {
-        "model": resolve_checkpoint(settings.checkpoint)[0].name,
+        "model": resolve_checkpoint(settings.checkpoint)[0].name if settings.checkpoint else "model",
         "checkpoint": translator.source,
         "data": str(settings.data),
         "domains": translator.domains,
@@ -95,7 +95,7 @@ def _fmt(value: float) -> str:
 
 
 def task_table(report: dict) -> str:
-    """Markdown table with one row per task (and the mean), one column per metric."""
+    """Markdown table with one row per task (and the mean), one column per metric: the per-task figures."""
     metrics = report["metrics"]
     keys = list(metrics)
     lines = ["| Task | " + " | ".join(metrics[k]["label"] for k in keys) + " |",
@@ -108,16 +108,11 @@ def task_table(report: dict) -> str:
 
 
 def paper_table(report: dict) -> str:
-    """Markdown table in the paper's layout: one row per model, columns = each metric per task, then its mean;
-    the model cell carries the random-weights label when any metric network had random weights."""
-    metrics, known = report["metrics"], columns()
-    random = [k for k, w in report["weights"].items() if w == RANDOM_WEIGHTS]
-    header = ["Model"]
-    cells = [report["model"] + (f" [{RANDOM_WEIGHTS}: {', '.join(random)}]" if random else "")]
-    for key, m in metrics.items():
-        for task, value in [*m["tasks"].items(), ("mean", m["mean"])]:
-            header.append(f"{known[key][0]} {known[key][1]} {task}")
-            cells.append(_fmt(value))
+    """Markdown table in the paper's layout: one row per model, one column per metric (its mean over the tasks);
+    a column whose metric network had random weights says so in its label."""
+    metrics = report["metrics"]
+    header = ["Model", *(m["label"] for m in metrics.values())]
+    cells = [report["model"], *(_fmt(m["mean"]) for m in metrics.values())]
     return "\n".join(["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1),
                       "| " + " | ".join(cells) + " |"])
 
@@ -129,7 +124,7 @@ def markdown(report: dict) -> str:
         parts += [f"> **{RANDOM_WEIGHTS}**: metric networks ran on random weights "
                   f"({', '.join(k for k, w in report['weights'].items() if w == RANDOM_WEIGHTS)}). These numbers "
                   "test the pipeline only; they are not FID/LPIPS/PS/FRD values comparable with any paper.", ""]
-    parts += [task_table(report), "", "Paper layout:", "", paper_table(report), ""]
+    parts += [paper_table(report), "", "Per task:", "", task_table(report), ""]
     parts += [f"- {note}" for note in report["notes"]]
     parts += [f"- reference: {REFERENCES.get(k, k)} = {_fmt(v)}" for k, v in report.get("references", {}).items()]
     parts += [f"- {name}: {text}" for name, text in report["protocol"].items()]

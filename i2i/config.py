@@ -29,7 +29,10 @@ def choice(default: str, *options: str):
 
 @dataclass
 class ModelConfig:
-    """Network shapes; the defaults reproduce StarGAN v2 at 256 px."""
+    """Network shapes; the defaults reproduce StarGAN v2 at 256 px.
+
+    Fields marked [recipe] are not in StarGAN v2 or the paper: the quick starts use them to train small models in
+    minutes (docs/quickstart_recipe.md, docs/glyphs.md); their defaults are StarGAN v2's behaviour."""
 
     img_size: int = 256  # a power of two from 32 to 512 (checked in validate)
     style_dim: int = num(64, 1, 4096)
@@ -37,12 +40,15 @@ class ModelConfig:
     hidden_dim: int = num(512, 1, 65536)
     max_conv_dim: int = num(512, 1, 65536)
     base_dim: int | None = num(None, 1, 65536)  # None: StarGAN v2's 2**14 // img_size
-    # Spatial size of G's encoder output. None: StarGAN v2's 16 at every img_size (a weak bottleneck at 32 px)
+    # [recipe] spatial size of G's encoder output. None: StarGAN v2's 16 at every img_size (one halving at 32 px)
     bottleneck_size: int | None = num(None, 4, 256)
     w_hpf: float = num(0.0, 0.0, 1e6)
-    # False: StarGAN v2's He initialisation everywhere. True: the generator's residual branches start at zero
+    # [recipe] False: StarGAN v2's He initialisation everywhere. True: the generator's residual branches start at zero
     # (G begins as a copy of its input), which keeps the content from the first iteration on short schedules.
     zero_init_residual: bool = False
+    # [recipe] False: StarGAN v2's generator. True: the decoder reads the content features moved by a style-conditioned
+    # smooth warp (i2i.models.warp), so a style can change where strokes lie (slant, proportions)
+    warp: bool = False
     # "stargan_v2": domain folders give the labels; M maps z to styles, E encodes references.
     # "tunit": no labels (TUNIT, Baek et al. 2021): a guiding network clusters the images into num_clusters
     # pseudo-domains and encodes styles (it takes E's place); styles are sampled per cluster (ClusterStyles).
@@ -53,33 +59,36 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Dataset location and loading."""
+    """Dataset location, loading and augmentation."""
 
     root: str = "data/synthetic"
     randcrop_prob: float = num(0.5, 0.0, 1.0)
+    # StarGAN v2 flips every other training image. Off where a mirror image has another style or content (the
+    # slant of an italic, a character): there a flip would teach both directions as one style
+    hflip: bool = True
     num_workers: int = num(2, 0, 256)
     cache_images: str = choice("auto", "auto", "yes", "no")  # keep decoded images in memory
 
 
 @dataclass
 class LossConfig:
-    """Loss weights: StarGAN v2's terms and the paper's triplet, SR and content terms (0 switches one off)."""
+    """Loss weights: StarGAN v2's terms and the paper's triplet, SR and content terms (0 switches one off); [recipe]
+    marks what neither has (see :class:`ModelConfig`)."""
 
     lambda_reg: float = num(1.0, 0.0, 1e6)
-    r1_every: int = num(1, 1, BIG)  # lazy R1 (StyleGAN2): penalise every N-th iteration with weight N * lambda_reg
+    r1_every: int = num(1, 1, BIG)  # [recipe] lazy R1 (StyleGAN2): every N-th iteration with weight N * lambda_reg
     lambda_sty: float = num(1.0, 0.0, 1e6)
     lambda_ds: float = num(1.0, 0.0, 1e6)
     ds_iter: int = num(100000, 1, BIG)
     lambda_cyc: float = num(1.0, 0.0, 1e6)
     lambda_tri: float = num(1.0, 0.0, 1e6)
     tri_margin: float = num(0.1, 0.0, 1e6)
-    tri_hard_negatives: bool = False
     lambda_sr: float = num(1.0, 0.0, 1e6)
     sr_start: int = num(40000, 0, BIG)
     sr_ramp: int = num(60000, 0, BIG)
     lambda_cont: float = num(1.0, 0.0, 1e6)
-    # D also sees other domains' real sources, recoloured to the hue of the target's reference, as fakes of the target
-    # head, so it must judge a domain by more than its colours (0: StarGAN v2; see step.discriminator_loss)
+    # [recipe] D also sees other domains' real sources, recoloured to the hue of the target's reference, as fakes of the
+    # target head, so it must judge a domain by more than its colours (0: StarGAN v2; see step.discriminator_loss)
     lambda_recoloured: float = num(0.0, 0.0, 1e6)
     # the content loss's LPIPS trunk: "pretrained" (fetched when missing; training stops before the first iteration
     # when it cannot be had) or "random" (asked for explicitly; the run's log and reports say random-weights)
@@ -91,14 +100,14 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation, schedule, logging and checkpointing."""
+    """Optimisation, schedule, logging and checkpointing; [recipe] marks what StarGAN v2 does not have."""
 
     total_iters: int = num(100000, 0, BIG)
     batch_size: int = num(8, 1, 65536)
     lr: float = num(1e-4, 0.0, 1.0, low_open=True)
     f_lr: float = num(1e-6, 0.0, 1.0)
-    d_lr: float = num(0.0, 0.0, 1.0)  # discriminator's learning rate (TTUR); 0: the same as lr (StarGAN v2)
-    # every rate decays linearly to 0 over the last lr_decay_iters iterations (CycleGAN); 0: constant (StarGAN v2)
+    d_lr: float = num(0.0, 0.0, 1.0)  # [recipe] D's learning rate (TTUR); 0: the same as lr (StarGAN v2)
+    # [recipe] every rate decays linearly to 0 over the last lr_decay_iters iterations (CycleGAN); 0: constant
     lr_decay_iters: int = num(0, 0, BIG)
     beta1: float = num(0.0, 0.0, 1.0, high_open=True)
     beta2: float = num(0.99, 0.0, 1.0, high_open=True)
@@ -114,7 +123,13 @@ class TrainConfig:
     log_every: int = num(10, 1, BIG)
     sample_every: int = num(5000, 1, BIG)
     save_every: int = num(10000, 1, BIG)
-    keep_checkpoints: int = num(3, 1, 10**6)
+    keep_checkpoints: int = num(3, 1, 10**6)  # besides the best one (train.best_metric), which is always kept
+    # every eval_every iterations (0: never) the EMA model is scored on eval_sources validation images per domain
+    # with the cheap metrics the data allow (i2i.training.tracking); best_metric "key:max" or "key:min" (a report key
+    # such as gt_nearest_iou, content_iou, ps_pixel_inter) keeps checkpoints/best, which --checkpoint RUN:best loads
+    eval_every: int = num(0, 0, BIG)
+    eval_sources: int = num(8, 1, 10**6)
+    best_metric: str = ""
     fan_weights: str = ""  # wing.ckpt or fan.safetensors: the FAN face masks that model.w_hpf > 0 needs
 
 
@@ -122,8 +137,8 @@ class TrainConfig:
 class TunitConfig:
     """TUNIT's guiding-network and generator terms (``model.kind: tunit``); defaults are TUNIT's code's.
 
-    Guiding step: ``L_moco + w_iic * L_IIC``, scaled by ``guide_scale`` once the GAN trains (from ``separated``). G step: ``L_adv(fake) + L_adv(rec) + w_rec L_rec +
-    w_vec L_style`` plus the paper's triplet, SR and content terms (``loss.lambda_*``). D: hinge loss with R1
+    Guiding step: ``L_moco + w_iic * L_IIC``, scaled by ``guide_scale`` once the GAN trains (from ``separated``).
+    G step: ``L_adv(fake) + L_adv(rec) + w_rec L_rec + w_vec L_style`` plus the paper's triplet, SR and content terms (``loss.lambda_*``). D: hinge loss with R1
     weighted ``loss.lambda_reg`` (TUNIT's w_gp 10 on ``sum / batch`` is ``lambda_reg: 20`` with this project's
     ``0.5 * sum / batch`` R1).
     """
@@ -169,13 +184,44 @@ class Config:
             check_bottleneck_size(self.model.bottleneck_size, self.model.img_size)
         except ValueError as err:
             raise ValueError(f"model.bottleneck_size: {err}") from None
+        if self.train.best_metric and (self.train.best_metric.count(":") != 1
+                                       or self.train.best_metric.split(":")[1] not in ("max", "min")):
+            raise ValueError(f"train.best_metric must look like KEY:max or KEY:min (e.g. gt_nearest_iou:max), got "
+                             f"{self.train.best_metric!r}")
+        if self.train.best_metric and not self.train.eval_every:
+            raise ValueError("train.best_metric needs train.eval_every > 0 (how often the metric is measured)")
+        if self.model.warp and self.model.w_hpf > 0:
+            raise ValueError("model.warp moves the content features but not the face high-pass skips of model.w_hpf "
+                             "> 0: set one of them to 0")
+        for key in ignored_fields(self.model.kind):
+            section, name = key.split(".")
+            value, default = getattr(getattr(self, section), name), getattr(getattr(Config(), section), name)
+            if value != default:
+                raise ValueError(f"{key} is not used by model.kind={self.model.kind}: remove it from the config (or "
+                                 f"set it back to its default {default!r}; got {value!r})")
         if self.model.kind == "tunit" and self.model.latent_dim != self.model.style_dim:
             raise ValueError(f"model.kind=tunit samples styles as mu_y + sigma_y * z: model.latent_dim "
                              f"({self.model.latent_dim}) must equal model.style_dim ({self.model.style_dim})")
-        if self.model.kind == "tunit" and self.loss.lambda_recoloured > 0:
-            raise ValueError("loss.lambda_recoloured needs domain labels (model.kind=stargan_v2): TUNIT's "
-                             "pseudo-domains are learnt, so set it to 0")
         return self
+
+
+# What each model kind never reads. Set away from its default such a field would be a silent no-op, so it is an error.
+IGNORED_BY_KIND = {
+    "stargan_v2": ("model.num_clusters", "model.guide_width", "tunit.*"),
+    "tunit": ("model.hidden_dim", "model.w_hpf", "loss.r1_every", "loss.lambda_sty", "loss.lambda_ds", "loss.ds_iter",
+              "loss.lambda_cyc", "loss.smooth_trains_encoder", "loss.lambda_recoloured",
+              "train.f_lr", "train.channels_last", "train.compile", "train.fan_weights"),
+}
+
+
+def ignored_fields(kind: str) -> list[str]:
+    """The ``section.field`` keys that model kind ``kind`` ignores (``section.*`` expanded)."""
+    keys = []
+    for key in IGNORED_BY_KIND[kind]:
+        section, name = key.split(".")
+        group = typing.get_type_hints(Config)[section]
+        keys += [f"{section}.{f.name}" for f in dataclasses.fields(group)] if name == "*" else [key]
+    return keys
 
 
 def check_img_size(img_size: int) -> int:
@@ -202,11 +248,12 @@ def check_field(key: str, value: Any, metadata) -> None:
     if "range" not in metadata or value is None:
         return
     low, high, low_open, high_open = metadata["range"]
-    ok = math.isfinite(value) and (low < value if low_open else low <= value) and \
-        (value < high if high_open else value <= high)
+    finite = not isinstance(value, float) or math.isfinite(value)  # ints of any size compare exactly
+    ok = finite and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
     if not ok:
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{key} must be in {interval}, got {value!r}")
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:20]}... ({len(repr(value))} digits)"
+        raise ValueError(f"{key} must be in {interval}, got {shown}")
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -272,13 +319,21 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ValueError(f"override {item!r}: {part!r} is not a section")
-        node[leaf] = yaml.safe_load(raw) if raw.strip() else ""
+        node[leaf] = parse_yaml(raw, f"--set {key.strip()}") if raw.strip() else ""
     return data
 
 
 def migrate(data: dict) -> dict:
     """Rewrite keys of configs written by earlier versions (run directories keep their config.yaml) in place:
-    ``train.lpips_random_weights: true|false`` became ``loss.lpips_weights: random|pretrained``."""
+    ``train.lpips_random_weights: true|false`` became ``loss.lpips_weights: random|pretrained``;
+    ``loss.tri_hard_negatives`` (batch-hard triplet negatives, an experiment no result used) was removed and is
+    dropped where it is off."""
+    loss = data.get("loss")
+    if isinstance(loss, dict) and "tri_hard_negatives" in loss:
+        if loss["tri_hard_negatives"]:
+            raise ValueError("loss.tri_hard_negatives was removed (batch-hard triplet negatives); remove it from the "
+                             "config: the triplet negative is the paper's")
+        del loss["tri_hard_negatives"]
     train = data.get("train")
     if isinstance(train, dict) and "lpips_random_weights" in train:
         random = train.pop("lpips_random_weights")
@@ -288,12 +343,34 @@ def migrate(data: dict) -> dict:
     return data
 
 
+def parse_yaml(text: str, source: str):
+    """``yaml.safe_load(text)``, with a syntax error as one ValueError naming ``source`` and the line and column."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"{source}{where}: YAML syntax error: {problem}") from None
+
+
+def read_text_file(path: str | Path, what: str = "file") -> str:
+    """The UTF-8 text of ``path``; a binary or otherwise undecodable file is one ValueError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{what} {path} is not UTF-8 text (byte {err.start}): a binary or corrupt file?") from None
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load a YAML file (or the defaults when ``path`` is None), apply overrides, validate."""
     data: dict = {}
     if path is not None:
-        text = Path(path).read_text()
-        data = migrate(yaml.safe_load(text) or {})
+        data = parse_yaml(read_text_file(path, "config"), f"config {path}") or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"config {path} must hold a mapping of sections (model:, data:, loss:, train:), "
+                             f"got a {type(data).__name__}")
+        data = migrate(data)
     apply_overrides(data, overrides or [])
     return _from_dict(Config, data).validate()
 

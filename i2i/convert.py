@@ -24,6 +24,11 @@ from .training.checkpoint import save_checkpoint
 log = logging.getLogger(__name__)
 
 NETWORKS = ("generator", "mapping_network", "style_encoder")
+REQUIRED_TENSORS = {  # what infer_model_config reads (regular expressions over parameter names)
+    "generator": (r"from_rgb\.weight", r"encode\.\d+\.conv2\.weight"),
+    "mapping_network": (r"shared\.0\.weight", r"unshared\.0\.\d+\.weight"),
+    "style_encoder": (r"shared\.\d+\.conv1\.weight",),
+}
 # Domain order of the released models, used only when --domains is not given and the shapes match.
 RELEASED_DOMAINS = {("celeba_hq", 2, 1.0): ["female", "male"], ("afhq", 3, 0.0): ["cat", "dog", "wild"]}
 
@@ -35,8 +40,9 @@ def load_stargan_v2(path: str | Path) -> dict[str, dict[str, torch.Tensor]]:
     except FileNotFoundError:
         raise
     except Exception as err:  # weights_only refuses arbitrary pickles; torch raises several error types
+        reason = (str(err).splitlines() or [""])[0] or f"{type(err).__name__} (empty or truncated file?)"
         raise ValueError(f"{path} cannot be read as a StarGAN v2 checkpoint with torch.load(weights_only=True): "
-                         f"{str(err).splitlines()[0]}") from None
+                         f"{reason}") from None
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path} holds a {type(ckpt).__name__}, not a dict of state dicts")
     missing = [k for k in NETWORKS if k not in ckpt]
@@ -58,8 +64,15 @@ def infer_model_config(nets: dict[str, dict[str, torch.Tensor]]) -> tuple[Config
     dims and w_hpf (from the stored high-pass filter, ``-1 / filter[0, 0]``).
 
     When no stage reaches the channel cap, the smallest ``max_conv_dim`` that builds the same networks (the
-    widest layer) is written; it computes exactly what the original does.
+    widest layer) is written; it computes exactly what the original does. State dicts that lack a tensor the
+    shapes are read from give a ValueError naming the network and the tensor.
     """
+    for name, keys in REQUIRED_TENSORS.items():
+        for pattern in keys:
+            if not any(re.fullmatch(pattern, k) for k in nets[name]):
+                found = f"{len(nets[name])} tensors" if nets[name] else "empty"
+                readable = pattern.replace(r"\d+", "N").replace("\\", "")
+                raise ValueError(f"'{name}' has no tensor {readable} ({found}): not a StarGAN v2 {name} state dict")
     g, m, e = (nets[k] for k in NETWORKS)
     log2 = _count(e, r"shared\.(\d+)\.conv1\.weight") + 2  # style encoder: log2(img_size) - 2 ResBlks
     img_size = 2 ** log2

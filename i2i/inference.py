@@ -55,6 +55,17 @@ INTERPOLATIONS = {"lerp": lerp_styles, "slerp": slerp_styles}
 MAX_STEPS = 200
 
 
+def check_steps(steps, limit: int = MAX_STEPS) -> int:
+    """The number of interpolation frames as an int; ValueError unless it is a whole number from 2 to ``limit``."""
+    try:
+        value = int(steps)
+    except (TypeError, ValueError, OverflowError):
+        value = None
+    if value is None or value != steps or not 2 <= value <= limit:
+        raise ValueError(f"steps must be between 2 and {limit}, got {steps!r}")
+    return value
+
+
 @dataclass
 class StyleSpec:
     """Where a style code comes from: ``code`` if given, else ``reference`` (an image), else ``seed``."""
@@ -142,6 +153,27 @@ class Translator:
         fan = load_fan(run_dir / FAN_FILE) if cfg.model.w_hpf > 0 and (run_dir / FAN_FILE).is_file() else None
         return cls(nets, cfg, domains, device, source=str(weights), fan=fan)
 
+    @classmethod
+    def from_pretrained(cls, name: str | Path, device: str | torch.device = "auto", **kwargs) -> "Translator":
+        """Load a saved model folder, a ``file://`` URL of one, a run directory (``RUN:best`` too) or a Hugging Face
+        Hub repository id (see :mod:`i2i.hub`)."""
+        from .hub import from_pretrained
+
+        return from_pretrained(name, device, **kwargs)
+
+    def save_pretrained(self, folder: str | Path, report_md: str | None = None) -> Path:
+        """Write this model in the Hugging Face Hub layout (config, safetensors weights, domains, a model card with the
+        training config and ``report_md``, an evaluation report)."""
+        from .hub import save_pretrained
+
+        return save_pretrained(self, folder, report_md)
+
+    def push_to_hub(self, repo_id: str, **kwargs) -> str:
+        """Upload this model to a Hugging Face Hub repository (needs a connection and a write token)."""
+        from .hub import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
     @property
     def img_size(self) -> int:
         return self.cfg.model.img_size
@@ -170,15 +202,9 @@ class Translator:
         Each source goes through the style-independent encoder (and FAN, for face models) once; the N * K
         decodes run in one batch, or in chunks of ``self.decode_batch`` (see :func:`default_decode_batch`).
         """
-        n, k = styles.shape[:2]
         sources = sources.to(self.device)
         masks = self.fan.face_masks(sources) if self.fan is not None else None
-        h, cache = self.nets.generator.encode_content(sources, masks)
-        owner, flat = torch.arange(n, device=self.device).repeat_interleave(k), styles.flatten(0, 1).to(self.device)
-        step = self.decode_batch or flat.size(0)
-        out = torch.cat([self.nets.generator.decode_sources(h, cache, masks, flat[i:i + step], owner[i:i + step])
-                         for i in range(0, flat.size(0), step)])
-        return out.view(n, k, *out.shape[1:])
+        return self.nets.generator.decode_many(sources, styles.to(self.device), masks, self.decode_batch)
 
     def decode_interpolation(self, sources: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor,
                              alphas: torch.Tensor, method: str = "lerp") -> torch.Tensor:
@@ -254,8 +280,7 @@ class Translator:
                     method: str = "lerp") -> tuple[torch.Tensor, torch.Tensor]:
         """Frames uint8 (steps, 3, S, S) from ``start`` to ``end`` (both included) and the style codes used
         (steps, D); intra-domain when both ends share a domain, inter-domain otherwise. One batched decode."""
-        if not 2 <= steps <= MAX_STEPS:
-            raise ValueError(f"steps must be between 2 and {MAX_STEPS}, got {steps}")
+        check_steps(steps)
         if method not in INTERPOLATIONS:
             raise ValueError(f"unknown interpolation {method!r}: choose one of {', '.join(INTERPOLATIONS)}")
         x = prepare_image(image, self.img_size, start.center_crop)[None]

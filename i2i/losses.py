@@ -51,20 +51,6 @@ def cycle_loss(x_rec: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
     return (x_rec - x_real).abs().mean()
 
 
-def hardest_negatives(anchor: torch.Tensor, anchor_labels: torch.Tensor,
-                      candidates: torch.Tensor, candidate_labels: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batch-hard negative mining: for each anchor, the candidate of another domain closest to it.
-
-    Returns ``(negatives, found)``: negatives shaped like ``anchor`` and a bool mask that is False
-    for anchors with no candidate of another domain (give it to :func:`triplet_loss` as ``mask``).
-    """
-    dist = torch.cdist(anchor.detach().float(), candidates.detach().float())
-    dist = dist.masked_fill(anchor_labels[:, None] == candidate_labels[None, :], float("inf"))
-    best = dist.min(dim=1)
-    return candidates[best.indices], torch.isfinite(best.values)
-
-
 def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
                  margin: float = 0.1, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Paper Eq. (1): ``mean max(||s_a - s_p||_2 - ||s_a - s_n||_2 + margin, 0)``.

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
-SERIES_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189))
+PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))  # matplotlib's tab10, as RGB
 
 
 def line_chart(series: dict[str, list[float]], title: str, xlabel: str, size: tuple[int, int] = (640, 360)
@@ -27,7 +28,7 @@ def line_chart(series: dict[str, list[float]], title: str, xlabel: str, size: tu
         draw.text((4, y - 6), f"{peak * frac:.3g}", fill="black")
     draw.text((left, height - bottom + 18), f"{xlabel} (1..{n})", fill="black")
     for k, (name, values) in enumerate(series.items()):
-        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        colour = PALETTE[k % len(PALETTE)]
         points = [xy(i, v) for i, v in enumerate(values)]
         if len(points) > 1:
             draw.line(points, fill=colour, width=2)

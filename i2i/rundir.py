@@ -6,26 +6,33 @@ Layout (written by ``i2i train`` and ``i2i convert``, read by inference, evaluat
     RUN/domains.json                {"domains": [name, ...]} in label order
     RUN/fan.safetensors             FAN face-mask network (face models, ``model.w_hpf > 0``)
     RUN/checkpoints/latest          names the newest complete checkpoint
+    RUN/checkpoints/best, best.json name the checkpoint with the best tracked metric (train.eval_every), its value
     RUN/checkpoints/step_NNNNNNN/   nets.safetensors (G, M, E, D), nets_ema.safetensors (EMA G, M, E),
                                     state.pt (optimisers; training only, see i2i.training.checkpoint)
+    RUN/.lock                       held (fcntl.flock) by the one process writing the run; names it
 
 Nothing here imports the training stack, so inference, evaluation and the app load without it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
 CONFIG_FILE, DOMAINS_FILE, FAN_FILE = "config.yaml", "domains.json", "fan.safetensors"
-CHECKPOINTS, LATEST = "checkpoints", "latest"
+CHECKPOINTS, LATEST, BEST, LOCK_FILE = "checkpoints", "latest", "best", ".lock"
+BEST_FILE = "best.json"  # RUN/checkpoints/best.json: the tracked metric, its direction, value and step
+BEST_SUFFIX = ":best"  # --checkpoint RUN:best names the checkpoint with the best tracked metric
 NETS_FILE, EMA_FILE, STATE_FILE = "nets.safetensors", "nets_ema.safetensors", "state.pt"
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,65 @@ class CheckpointMismatchError(ValueError):
 
 class CorruptCheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupt, or not a weights-only file."""
+
+
+class FolderInUseError(RuntimeError):
+    """Another process holds the folder's lock: one writer per run directory (or output folder)."""
+
+
+_HELD: set[Path] = set()  # folders whose lock this process holds (a nested writer of the same run passes)
+
+
+@contextlib.contextmanager
+def exclusive_writer(folder: str | Path, what: str) -> Iterator[None]:
+    """Hold ``folder/.lock`` (an advisory ``fcntl.flock``, released by the kernel when the process dies) while
+    the block writes the folder; the file names the holder (pid, host, ``what``, start time).
+
+    A second process gets :class:`FolderInUseError` naming the holder at once. A lock file left with a holder's
+    name by a process that died (a crash, ``kill -9``) is free and is taken over with a warning. A folder the block
+    created and left empty (a refused run) is removed again. Nested calls
+    for the same folder in the holding process pass through. Where ``fcntl`` is missing (Windows) the block runs
+    unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    folder = Path(folder).resolve()
+    if folder in _HELD:
+        yield
+        return
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise FolderInUseError(f"{folder} is in use by {holder}: one writer at a time (wait for it to finish, "
+                                   "or choose another folder)") from None
+        f.seek(0)
+        stale = f.read().strip()
+        if stale:
+            log.warning("%s: taking over the lock of %s, which ended without releasing it", folder, stale)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} ({what}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        f.flush()
+        _HELD.add(folder)
+        try:
+            yield
+        finally:
+            _HELD.discard(folder)
+            f.seek(0)
+            f.truncate()  # an empty lock file: released cleanly
+            f.flush()
+            if created and [p.name for p in folder.iterdir()] == [LOCK_FILE]:  # a writer that wrote nothing
+                (folder / LOCK_FILE).unlink()
+                folder.rmdir()
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -71,8 +137,17 @@ def write_domains(run_dir: str | Path, domains: list[str]) -> Path:
 
 
 def read_domains(run_dir: str | Path) -> list[str]:
-    """The domain names of a run, in label order."""
-    return list(json.loads((Path(run_dir) / DOMAINS_FILE).read_text())["domains"])
+    """The domain names of a run, in label order; a malformed file is one ValueError naming it."""
+    path = Path(run_dir) / DOMAINS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): expected {{\"domains\": [\"name\", ...]}}") from None
+    domains = data.get("domains") if isinstance(data, dict) else None
+    if not isinstance(domains, list) or len(domains) < 2 or not all(isinstance(d, str) and d for d in domains):
+        raise ValueError(f"{path} must hold {{\"domains\": [\"name\", ...]}} with at least two names, got "
+                         f"{json.dumps(data)[:80]}")
+    return domains
 
 
 def write_weights(path: str | Path, module: nn.Module) -> Path:
@@ -101,6 +176,13 @@ def describe_mismatch(model: nn.Module, state: dict[str, torch.Tensor], name: st
     lines += [f"{name}.{k}: shape {tuple(state[k].shape)} in the checkpoint, {tuple(v.shape)} in the model"
               for k, v in own.items() if k in state and state[k].shape != v.shape]
     return lines
+
+
+def flat_state(nets) -> dict[str, torch.Tensor]:
+    """``{"generator.from_rgb.weight": tensor, ...}`` over the networks present of an ``i2i.models.Networks``
+    (contiguous CPU copies): the layout of every weights file of a run."""
+    return {f"{name}.{k}": v.detach().cpu().contiguous() for name, net in nets.items()
+            for k, v in net.state_dict().items()}
 
 
 def load_flat_state(nets, flat: dict[str, torch.Tensor], source: str) -> None:
@@ -145,9 +227,32 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return complete[0] if complete else None
 
 
+def best_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint named by ``RUN/checkpoints/best`` (the best tracked metric so far), or None."""
+    root = Path(run_dir) / CHECKPOINTS
+    pointer = root / BEST
+    if not pointer.is_file():
+        return None
+    named = root / pointer.read_text().strip()
+    return named if named in complete_checkpoints(run_dir) else None
+
+
 def resolve_checkpoint(path: str | Path) -> tuple[Path, Path]:
-    """``(run_dir, weights_file)`` for a run directory, a checkpoint folder or a ``nets_ema.safetensors`` file."""
+    """``(run_dir, weights_file)`` for a run directory (``RUN:best``: its checkpoint with the best tracked metric),
+    a checkpoint folder or a ``nets_ema.safetensors`` file."""
+    text = str(path)
+    if text.endswith(BEST_SUFFIX):
+        run_dir = Path(text.removesuffix(BEST_SUFFIX))
+        folder = best_checkpoint(run_dir)
+        if folder is None:
+            raise FileNotFoundError(f"{run_dir} has no best checkpoint: train it with train.eval_every > 0 and "
+                                    "train.best_metric (e.g. --set train.eval_every=250 --set "
+                                    "train.best_metric=gt_nearest_iou:max)")
+        return resolve_checkpoint(folder)
     path = Path(path)
+    if path.is_file() and path.suffix != ".safetensors":
+        raise ValueError(f"{path} is not a weights file: pass the run directory ({path.parent}), a checkpoint "
+                         f"folder or its {EMA_FILE}")
     if path.is_file():
         weights, run_dir = path, path.parent.parent.parent
     elif (path / EMA_FILE).is_file():

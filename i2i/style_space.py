@@ -12,9 +12,7 @@ from PIL import Image, ImageDraw
 
 from .data.images import to_float
 from .inference import Translator
-
-PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+from .plots import PALETTE
 
 
 @dataclass

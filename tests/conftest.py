@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny synthetic dataset and a tiny CPU config (random LPIPS trunk, stated in tests)."""
+"""Shared fixtures: a tiny synthetic dataset and a tiny CPU config built from the defaults (StarGAN v2's), not from a
+quick-start recipe, so recipe changes leave these tests alone (random LPIPS trunk, stated in tests)."""
 from __future__ import annotations
 
 import os
@@ -11,16 +12,16 @@ from i2i.data import make_synthetic
 
 os.environ.setdefault("I2I_OFFLINE", "1")  # no test touches the network; the fetch tests use file:// mirrors
 
-TINY = [
-    "model.img_size=32", "model.style_dim=8", "model.latent_dim=4", "model.hidden_dim=16",
-    "model.max_conv_dim=16", "model.base_dim=8",
+TINY_ANY_KIND = [  # what makes any model tiny and quick
+    "model.img_size=32", "model.style_dim=8", "model.max_conv_dim=16", "model.base_dim=8",
     "model.zero_init_residual=false",  # untrained test models must respond to the style (He init, StarGAN v2's)
-    "data.num_workers=0", "loss.ds_iter=10", "loss.sr_start=2", "loss.sr_ramp=4",
+    "data.num_workers=0", "loss.sr_start=2", "loss.sr_ramp=4",
     "train.total_iters=6", "train.batch_size=4", "train.device=cpu", "train.log_every=1",
     "train.sample_every=3", "train.save_every=3",
     "train.lr_decay_iters=0",  # the resume test stops runs early by shortening total_iters, which moves a decay
     "loss.lpips_weights=random",  # no internet: the LPIPS content loss uses a random AlexNet trunk in tests
 ]
+TINY = [*TINY_ANY_KIND, "model.latent_dim=4", "model.hidden_dim=16", "loss.ds_iter=10"]  # StarGAN v2 models
 
 
 def free_port() -> int:
@@ -38,7 +39,7 @@ def synthetic_root(tmp_path_factory):
 @pytest.fixture
 def tiny_config(synthetic_root):
     def make(*overrides):
-        return load_config("configs/synthetic.yaml", [*TINY, f"data.root={synthetic_root}", *overrides])
+        return load_config(None, [*TINY, f"data.root={synthetic_root}", *overrides])
     return make
 
 
@@ -51,7 +52,7 @@ def tiny_run(tmp_path_factory, synthetic_root):
     from i2i.training.checkpoint import save_checkpoint
     from i2i.training.loop import prepare_run_dir
 
-    cfg = load_config("configs/synthetic.yaml", [*TINY, f"data.root={synthetic_root}"])
+    cfg = load_config(None, [*TINY, f"data.root={synthetic_root}"])
     run = tmp_path_factory.mktemp("run")
     prepare_run_dir(cfg, run, ["checks", "dots", "stripes"], resume=False)
     torch.manual_seed(0)

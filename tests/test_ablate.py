@@ -6,7 +6,7 @@ import json
 import pytest
 from PIL import Image
 
-from evaluation import ablate as ablate_module
+from i2i.experiments import ablate as ablate_module
 from i2i.cli import main
 
 from conftest import TINY
@@ -17,6 +17,15 @@ pytestmark = pytest.mark.slow  # trains and evaluates every variant
 def test_mean_std_by_hand():
     assert ablate_module.mean_std([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))
     assert ablate_module.mean_std([0.5]) == (0.5, 0.0)
+
+
+def test_glyph_data_gets_the_glyph_metrics_and_both_interpolation_paths(tmp_path):
+    assert ablate_module.strip_paths(["bold", "italic", "regular"]) == [(2, 0), (2, 1)]  # regular -> bold, italic
+    assert ablate_module.strip_paths(["checks", "dots", "stripes"]) == [(0, 1)]
+    assert ablate_module.default_metrics(str(tmp_path)) == ablate_module.ABLATION_METRICS
+    for name in ("glyphs.json", "truth.npz", "manifest.csv"):
+        (tmp_path / name).write_text("")
+    assert "glyph_reference" in ablate_module.default_metrics(str(tmp_path))
 
 
 def test_variants_switch_exactly_the_smoothing_terms():
@@ -41,7 +50,7 @@ def test_ablate_end_to_end_and_resume(synthetic_root, tmp_path, monkeypatch):
     result = json.loads((out / "ablation.json").read_text())
     assert list(result["summary"]) == ["baseline", "full"] and result["seeds"] == 2
     for row in result["summary"].values():
-        assert set(row) == set(ablate_module.TABLE_KEYS) - {"fid"}  # FID not asked for: Inception is slow on CPU
+        assert set(row) == {"ps_inter", "ps_intra", "lpips", "content_iou", "domain_acc"}  # FID not asked for
         for cell in row.values():
             assert len(cell["values"]) == 2
             assert cell["mean"] == pytest.approx(sum(cell["values"]) / 2)

@@ -17,10 +17,10 @@ import torch
 from conftest import free_port
 from PIL import Image
 
-from app import uploads
-from app.handlers import DemoHandlers, parse_seeds
-from app.uploads import UploadError, read_upload
-from evaluation.perceptual import LPIPSDistance
+from i2i.app import uploads
+from i2i.app.handlers import DemoHandlers, parse_seeds
+from i2i.app.uploads import UploadError, read_upload
+from i2i.evaluation.perceptual import LPIPSDistance
 from i2i.inference import StyleSpec, Translator
 from i2i.pretrained import build_lpips
 
@@ -242,6 +242,14 @@ def test_app_endpoints_with_gradio_client(served_app, source_file, tiny_run, tmp
     with pytest.raises(AppError, match="no reference image was uploaded"):
         client.predict(handle_file(source_file), "reference", "checks", 0, None, "seed", "dots", 1, None, 5, "lerp",
                        api_name="/interpolate")
+    for bad, expected in (((-1, 5), "start seed"), ((2**40, 5), "start seed"), ((0, 1), "frames"),
+                          ((0, 10**6), "frames")):
+        with pytest.raises(AppError, match=expected):  # Gradio's own range checks, worded by the app
+            client.predict(handle_file(source_file), "seed", "checks", bad[0], None, "seed", "dots", 1, None, bad[1],
+                           "lerp", api_name="/interpolate")
+    with pytest.raises(AppError, match="start domain"):
+        client.predict(handle_file(source_file), "seed", "zebra", 0, None, "seed", "dots", 1, None, 5, "lerp",
+                       api_name="/interpolate")
     # still serving after the errors
     assert client.predict(handle_file(source_file), ["dots"], "3", None, api_name="/translate")[1].endswith("seed 3")
 
@@ -328,7 +336,7 @@ def test_compare_tab_in_headless_chromium(served_app, source_file, tmp_path):
 
 
 def test_compare_handlers_score_both_models(handlers, tiny_run, source_file):
-    from app.compare import CompareHandlers
+    from i2i.app.compare import CompareHandlers
 
     compare = CompareHandlers(handlers, Translator.load(tiny_run, "cpu"), ("A", "B"))
     strip_a, strip_b, scores, steps, map_a, map_b, gif = compare.compare(

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from i2i.colour import chroma_angle, recolour_like, rotate_hue
-from i2i.training.step import Weights, discriminator_loss
+from i2i.training.step import LossWeights, discriminator_loss
 
 RED, GREEN, BLUE = (torch.tensor(c, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 4, 4)
                     for c in ([1, -1, -1], [-1, 1, -1], [-1, -1, 1]))
@@ -56,9 +56,9 @@ def test_recoloured_negatives_are_fakes_of_the_target_head():
     x_fake = torch.zeros(4, 3, 8, 8)
     nets = SimpleNamespace(discriminator=_MeanD())
     autocast = lambda enabled=True: contextlib.nullcontext()  # noqa: E731
-    off, terms_off = discriminator_loss(nets, batch, x_fake, Weights(0, 1, 1, 1, 1, 1, 1), autocast)
+    off, terms_off = discriminator_loss(nets, batch, x_fake, LossWeights(0, 1, 1, 1, 1, 1, 1), autocast)
     assert len(nets.discriminator.calls) == 2 and "recoloured" not in terms_off  # StarGAN v2: reals and fakes only
-    loss, terms = discriminator_loss(nets, batch, x_fake, Weights(0, 1, 1, 1, 1, 1, 1, recoloured=0.5), autocast)
+    loss, terms = discriminator_loss(nets, batch, x_fake, LossWeights(0, 1, 1, 1, 1, 1, 1, recoloured=0.5), autocast)
     x_neg, y_neg = nets.discriminator.calls[-1]
     assert torch.allclose(x_neg, recolour_like(batch["x_src"], batch["x_ref"])) and torch.equal(y_neg, batch["y_trg"])
     assert torch.allclose(chroma_angle(x_neg), chroma_angle(batch["x_ref"]), atol=1e-4)  # the reference's hue

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation import content
-from evaluation import domain_accuracy as domain_accuracy_module
-from evaluation.domain_accuracy import (domain_accuracy, hue_blind_jitter, load_or_train_classifier, real_accuracy,
+from i2i.evaluation import content
+from i2i.evaluation import domain_accuracy as domain_accuracy_module
+from i2i.evaluation.domain_accuracy import (domain_accuracy, hue_blind_jitter, load_or_train_classifier, real_accuracy,
                                         train_classifier)
 from i2i.cli import main
 from i2i.data import DomainImages, make_synthetic
@@ -109,7 +109,8 @@ def test_domain_classifier_learns_and_scores(two_colour_data, tmp_path):
 
 @pytest.mark.slow
 def test_eval_reports_content_and_domain_accuracy(tiny_run, synthetic_root, tmp_path, monkeypatch):
-    monkeypatch.setitem(domain_accuracy_module.RECIPES, True, {"width": 8, "steps": 20})  # fast, not accurate
+    fast = domain_accuracy_module.Recipe(8, 20, hue_blind=True)  # fast, not accurate
+    monkeypatch.setitem(domain_accuracy_module.RECIPES, "hueblind", fast)
     out = tmp_path / "report.json"
     assert main(["eval", "--checkpoint", str(tiny_run), "--data", str(synthetic_root), "--metrics",
                  "content,domain_acc,domain_acc_hueblind", "--tasks", "checks2dots", "--num-sources", "2",

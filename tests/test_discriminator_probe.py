@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from evaluation.discriminator_probe import probe_discriminator, probe_table
+from i2i.experiments.discriminator_probe import probe_discriminator, probe_table
 from i2i.cli import main
 from i2i.data import DomainImages
 
@@ -56,5 +56,19 @@ def test_probe_cli(tiny_run, synthetic_root, tmp_path, capsys):
     assert main(["probe-d", "--checkpoint", str(tiny_run), "--data", str(synthetic_root), "--out", str(out)]) == 0
     p_real = json.loads(out.read_text())["p_real"]
     assert set(p_real) == {"checks", "dots", "stripes"}
-    assert all(0.0 <= v <= 1.0 for row in p_real.values() for v in row.values())
+    # the real set, by hand: the run's training D on the domain's validation images under its own head
+    from i2i.data.images import to_float
+    from i2i.models import build_networks
+    from i2i.rundir import load_flat_state, read_weights, resolve_checkpoint
+    from i2i.config import load_config
+
+    run, ema = resolve_checkpoint(tiny_run)
+    nets = build_networks(load_config(run / "config.yaml").model, 3)
+    load_flat_state(nets, read_weights(ema.parent / "nets.safetensors"), "nets")
+    val = DomainImages(synthetic_root, "val", 32, progress=False)
+    for label, name in enumerate(val.domains):
+        x = to_float(val.images[val.labels == label])
+        with torch.no_grad():
+            expected = torch.sigmoid(nets.discriminator.eval()(x, torch.full((len(x),), label))).mean().item()
+        assert p_real[name]["real"] == pytest.approx(expected, abs=1e-5)
     assert "their translations" in capsys.readouterr().out

@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from i2i.config import load_config
 from i2i.data import DomainImages, TrainBatches
 from i2i.training import Trainer
-from i2i.training.checkpoint import flat_state
+from i2i.rundir import flat_state
 from i2i.training.distributed import DistInfo, cleanup
 
 pytestmark = [pytest.mark.slow, pytest.mark.distributed]  # torchrun / gloo process groups

@@ -1,4 +1,4 @@
-"""The import layering of ARCHITECTURE.md: inference, evaluation and the app never load the training stack."""
+"""The import layering of docs/architecture.md: inference, evaluation and the app never load the training stack."""
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +7,7 @@ ROOT = Path(__file__).parents[1]
 
 
 def test_inference_evaluation_and_app_import_without_training():
-    code = ("import sys, evaluation, evaluation.ablate, app, app.ui, i2i.inference, i2i.rundir; "
+    code = ("import sys, i2i.evaluation, i2i.experiments.ablate, i2i.app, i2i.app.ui, i2i.inference, i2i.rundir; "
             "print(sorted(m for m in sys.modules if m.startswith('i2i.training')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

@@ -64,18 +64,6 @@ def test_triplet_loss_known_margin_cases():
                                margin=0.1).item() == pytest.approx(0.5)
 
 
-def test_hardest_negatives_pick_closest_other_domain():
-    anchor = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
-    labels = torch.tensor([0, 1])
-    cands = torch.tensor([[0.1, 0.0], [5.0, 0.0], [9.0, 0.0], [1.0, 0.0]])
-    cand_labels = torch.tensor([0, 1, 0, 2])
-    neg, found = losses.hardest_negatives(anchor, labels, cands, cand_labels)
-    assert torch.equal(neg, torch.tensor([[1.0, 0.0], [9.0, 0.0]]))  # not the same-domain 0.1 / 5.0
-    assert found.all()
-    _, found = losses.hardest_negatives(anchor, labels, cands[:1], cand_labels[:1])
-    assert found.tolist() == [False, True]
-
-
 def test_style_regularization_is_mean_of_squares():
     s_trg = torch.tensor([[1.0, 2.0], [0.0, 1.0]])  # mean of squares = (1+4+0+1)/4 = 1.5
     s_org = torch.tensor([[3.0, 1.0]])  # (9+1)/2 = 5

@@ -6,11 +6,11 @@ import pytest
 import scipy.linalg
 import torch
 
-from evaluation.fid import FeatureStatistics, frechet_distance
-from evaluation.frd import face_recognition_distance
-from evaluation.lpips_diversity import all_pairs, lpips_diversity
-from evaluation.perceptual import LPIPSDistance
-from evaluation.ps import gini, interpolation_alphas, perceptual_smoothness, sequence_distances
+from i2i.evaluation.fid import FeatureStatistics, frechet_distance
+from i2i.evaluation.frd import face_recognition_distance
+from i2i.evaluation.lpips_diversity import all_pairs, lpips_diversity
+from i2i.evaluation.perceptual import LPIPSDistance, PixelDistance
+from i2i.evaluation.ps import gini, interpolation_alphas, perceptual_smoothness, sequence_distances
 from i2i.pretrained import build_lpips
 
 
@@ -97,6 +97,17 @@ def test_sequence_distances_match_pairwise_calls(lpips_net):
         torch.testing.assert_close(steps[n], expected, rtol=1e-5, atol=1e-7)
         torch.testing.assert_close(ends[n], lpips_net(frames[n, :1], frames[n, -1:]).flatten()[0],
                                    rtol=1e-5, atol=1e-7)
+
+
+def test_pixel_distance_hand_values_and_a_straight_path_is_perfectly_smooth():
+    a, b = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
+    b[1, :, :2] = 0  # half the pixels differ by 1
+    assert PixelDistance()(a, b).tolist() == [1.0, 0.5]
+    alphas = torch.linspace(0, 1, 5)[:, None, None, None]
+    frames = (a[0] * (1 - alphas) + b[0] * alphas)[None]  # a linear ramp: equal steps, endpoint = path length
+    steps, end = sequence_distances(PixelDistance(), frames)
+    assert torch.allclose(steps, torch.full((1, 4), 0.25)) and end.item() == pytest.approx(1.0)
+    assert perceptual_smoothness(steps, end).ps.item() == pytest.approx(1.0, abs=1e-5)
 
 
 def test_lpips_diversity_is_mean_over_all_pairs(lpips_net):

@@ -95,3 +95,27 @@ def test_zero_init_residual_is_opt_in():
                                              "model.zero_init_residual=true"]).model, 2)
     assert zero.generator.decode[0].conv2.weight.abs().sum() == 0
     assert zero.discriminator.main[1].conv2.weight.abs().sum() > 0  # only the generator
+
+
+def test_style_warp_starts_as_the_identity_and_moves_features_by_its_flow():
+    """At init the warp's flow is exactly zero (the generator is unchanged); a constant flow of one pixel moves
+    the features by one pixel; the flow layer gets a gradient at init."""
+    from i2i.models.warp import StyleWarp
+
+    torch.manual_seed(0)
+    g = Generator(32, style_dim=8, max_conv_dim=16, base_dim=8, bottleneck_size=32, warp=True)
+    x, s = torch.randn(2, 3, 32, 32), torch.randn(2, 8)
+    h, _ = g.encode_content(x)
+    assert torch.equal(g.warp.flow(h, s), torch.zeros(2, 2, 32, 32))
+    assert torch.allclose(g.warp(h, s), h, atol=1e-6)
+    g(x, s).square().mean().backward()
+    assert g.warp.to_flow.weight.grad.abs().sum() > 0
+    warp = StyleWarp(dim=1, style_dim=8, max_shift=1.0)
+    torch.nn.init.constant_(warp.to_flow.bias, torch.atanh(torch.tensor(2 / 32)).item())  # +1 px in x, +1 px in y
+    ramp = torch.arange(32.0).view(1, 1, 1, 32).expand(1, 1, 32, 32)
+    moved = warp(ramp, torch.zeros(1, 8))
+    assert torch.allclose(moved[..., 4:-4, 4:-4], ramp[..., 4:-4, 4:-4] + 1, atol=1e-4)  # samples one pixel right
+    with pytest.raises(ValueError, match="model.warp"):
+        from i2i.config import load_config
+
+        load_config(None, ["model.warp=true", "model.w_hpf=1"])

@@ -224,7 +224,7 @@ def test_decompression_bomb_upload_gets_our_message(tmp_path, monkeypatch):
     import gradio as gr
     from gradio.data_classes import ImageData
 
-    from app.ui import image_upload
+    from i2i.app.ui import image_upload
 
     bomb = tmp_path / "bomb.png"
     Image.new("L", (64, 64)).save(bomb)
@@ -240,7 +240,7 @@ def test_app_temporary_folder_is_removed_at_exit(tiny_run, tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from app.main import build_demo; demo, out = build_demo(sys.argv[1], device='cpu', "
+    code = ("import sys; from i2i.app.main import build_demo; demo, out = build_demo(sys.argv[1], device='cpu', "
             "random_weights=True); print(out)")
     done = subprocess.run([sys.executable, "-c", code, str(tiny_run)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -266,7 +266,7 @@ def test_rejected_app_requests_print_no_traceback():
     """A user's mistake becomes a message in the UI and one log line; Gradio is told not to print a traceback."""
     import gradio as gr
 
-    from app.ui import user_errors
+    from i2i.app.ui import user_errors
 
     @user_errors
     def handler():

@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from i2i.cli import main
-from i2i.style_space import PALETTE, fit_pca
+from i2i.plots import PALETTE
+from i2i.style_space import fit_pca
 
 
 def test_pca_finds_the_axes_of_largest_variance():

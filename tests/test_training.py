@@ -118,7 +118,7 @@ def test_smooth_terms_route_to_the_encoder_in_reference_iterations(tiny_config, 
     (["loss.lambda_sr=0", "loss.lambda_cont=0"], {"sr", "cont"}),  # + tri
     (["loss.lambda_tri=0", "loss.lambda_cont=0"], {"tri", "cont"}),  # + SR
     (["loss.lambda_cont=0"], {"cont"}),  # + tri + SR
-    (["loss.tri_hard_negatives=true"], set()),  # full, batch-hard negatives
+    ([], set()),  # full
 ])
 def test_ablation_configs_switch_terms_off(tiny_config, synthetic_root, overrides, zero):
     images = DomainImages(synthetic_root, "train", 32, progress=False)
@@ -139,7 +139,7 @@ def test_every_network_sees_the_images_labels_and_codes_the_step_means(tiny_conf
     images = DomainImages(synthetic_root, "train", 32, progress=False)
     batch = TrainBatches(images, 4, 4, seed=3)[0]
     batch["y_trg"] = (batch["y_src"] + 1) % 3  # every target differs from its source: a mix-up would show
-    trainer = Trainer(tiny_config("train.batch_size=4"), 3, torch.device("cpu"))
+    trainer = Trainer(tiny_config("train.batch_size=4", "loss.lambda_recoloured=1"), 3, torch.device("cpu"))
     calls = []
 
     def spy(name, net):
@@ -218,8 +218,8 @@ def test_shared_latent_fake_gives_the_parameters_of_stargan_v2_order(tiny_config
 
 def test_lazy_r1_weight_is_n_times_every_nth_iteration(tiny_config):
     trainer = Trainer(tiny_config("loss.r1_every=4", "loss.lambda_reg=0.5"), 3, torch.device("cpu"))
-    assert [trainer.weights(step).reg for step in range(6)] == [2.0, 0.0, 0.0, 0.0, 2.0, 0.0]
-    assert Trainer(tiny_config("loss.lambda_reg=0.5"), 3, torch.device("cpu")).weights(7).reg == 0.5
+    assert [trainer.loss_weights(step).reg for step in range(6)] == [2.0, 0.0, 0.0, 0.0, 2.0, 0.0]
+    assert Trainer(tiny_config("loss.lambda_reg=0.5"), 3, torch.device("cpu")).loss_weights(7).reg == 0.5
 
 
 def test_discriminator_learning_rate_defaults_to_lr(tiny_config):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
-from conftest import TINY, free_port
+from conftest import TINY_ANY_KIND, free_port
 from safetensors.torch import load_file, save_file
 
 from i2i.clustering import cluster_accuracy, normalized_mutual_info
@@ -22,7 +22,7 @@ from i2i.training.checkpoint import flat_state
 from i2i.training.distributed import DistInfo, cleanup
 from i2i.training.tunit import TunitTrainer, enqueue, same_label_partner
 
-TUNIT = [*TINY, "model.kind=tunit", "model.num_clusters=3", "model.latent_dim=8", "model.guide_width=4",
+TUNIT = [*TINY_ANY_KIND, "model.kind=tunit", "model.num_clusters=3", "model.latent_dim=8", "model.guide_width=4",
          "tunit.queue_size=12", "tunit.ema_start=2", "tunit.separated=0", "train.total_iters=6"]
 
 
@@ -243,7 +243,7 @@ def test_tunit_translator_clusters_translates_and_samples(synthetic_root, tmp_pa
     assert t.translate(paths[0], StyleSpec(domain=0, reference=paths[1])).shape == (1, 3, 32, 32)
 
     # evaluation scores the data's true domains with reference styles, and the clusters against those domains
-    from evaluation import EvalSettings, evaluate
+    from i2i.evaluation import EvalSettings, evaluate
 
     report = evaluate(EvalSettings(str(tmp_path), str(synthetic_root), metrics=("lpips", "ps"), tasks=("dots2checks",),
                                    num_sources=1, steps=3, num_outs=2, random_weights=True, stats_cache="",
@@ -271,8 +271,8 @@ def test_guiding_network_trains_alone_before_separated(synthetic_root):
 
 
 def test_ablation_rows_name_the_baseline_of_the_mode(tmp_path):
-    from app.main import cluster_images, domain_thumbnails
-    from evaluation.ablate import row_labels
+    from i2i.app.main import cluster_images, domain_thumbnails
+    from i2i.experiments.ablate import row_labels
 
     assert row_labels(["baseline", "full"], "tunit") == {"baseline": "A: TUNIT",
                                                          "full": "A + L_SR, L_tri, L_cont (ours)"}

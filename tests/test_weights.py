@@ -111,8 +111,8 @@ def test_an_explicit_random_lpips_is_recorded_in_the_run(tiny_config, tmp_path):
     train(cfg, tmp_path / "run", progress=False)
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["loss"]["lpips_weights"] == "random"
-    from evaluation import EvalSettings, evaluate
-    from evaluation.report import markdown
+    from i2i.evaluation import EvalSettings, evaluate
+    from i2i.evaluation.report import markdown
 
     report = evaluate(EvalSettings(str(tmp_path / "run"), cfg.data.root, metrics=("ps",), tasks=("dots2checks",),
                                    num_sources=1, steps=2, random_weights=True, progress=False))

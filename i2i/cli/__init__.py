@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 import sys
 
-from . import (ablate, app, convert, evaluate, interpolate, make_synthetic, probe_d, style_map, train, translate,
-               weights)
+from . import (ablate, app, convert, evaluate, export, interpolate, make_glyphs, make_synthetic, probe_d, style_map,
+               train, translate, weights)
 from .common import Parser, bounded, parse_style  # noqa: F401 (the CLI's public helpers)
 
-COMMANDS = (make_synthetic, train, evaluate, translate, interpolate, style_map, convert, ablate, probe_d, app, weights)
+COMMANDS = (make_synthetic, make_glyphs, train, evaluate, translate, interpolate, style_map, export, convert, ablate,
+            probe_d, app, weights)
 
 
 def build_parser() -> Parser:

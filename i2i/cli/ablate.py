@@ -13,7 +13,8 @@ def add_parser(sub):
     p.add_argument("--variants", help="comma list from baseline,tri,sr,tri_sr,full (default: all five)")
     p.add_argument("--seeds", type=bounded(int, 1, 100), default=3, help="seeds per variant (train.seed + 0, 1, ...)")
     add_overrides(p, "config override for every variant")
-    p.add_argument("--metrics", help="comma list of eval metrics (default: fid,lpips,ps,content,domain_acc)")
+    p.add_argument("--metrics", help="comma list of eval metrics (default: fid,lpips,ps,content,domain_acc; on glyph "
+                                      "data ps,ps_pixel,style_acc,char_acc,glyph_reference,glyph_latent,glyph_path)")
     p.add_argument("--num-sources", type=bounded(int, 1, 10**7), default=16,
                    help="validation sources per domain in the evaluation")
     p.add_argument("--steps", type=bounded(int, 2, 200), default=10, help="frames per interpolation in the evaluation")
@@ -26,11 +27,11 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from evaluation import EvalSettings
-    from evaluation.ablate import ABLATION_METRICS, VARIANTS, ablate
+    from i2i.evaluation import EvalSettings
+    from i2i.experiments.ablate import VARIANTS, ablate
 
     variants = list(comma_list(args.variants) or VARIANTS)
-    settings = EvalSettings(checkpoint="", data="", metrics=comma_list(args.metrics) or ABLATION_METRICS,
+    settings = EvalSettings(checkpoint="", data="", metrics=comma_list(args.metrics),
                             num_sources=args.num_sources, steps=args.steps, num_outs=args.num_outs,
                             weights_dir=args.weights_dir, random_weights=args.random_weights, device=args.device)
     result = ablate(args.config, args.out, variants, args.seeds, args.set, settings.validate(),

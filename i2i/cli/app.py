@@ -17,7 +17,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from app import launch
+    from i2i.app import launch
 
     launch(args.checkpoint, host=args.host, port=args.port, device=args.device, out_dir=args.out_dir,
            data=args.data, weights_dir=args.weights_dir, random_weights=args.random_weights, compare=args.compare)

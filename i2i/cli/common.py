@@ -51,6 +51,30 @@ def add_overrides(p: argparse.ArgumentParser, what: str = "override a config val
                    help=f"{what}, e.g. --set train.total_iters=500 (repeatable)")
 
 
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+
+
+def check_outputs(paths: list[Path], overwrite: bool) -> None:
+    """Refuse to write over existing files (FileExistsError naming the first) unless ``overwrite``; refuse two outputs
+    of one command with the same name in any case."""
+    seen = set()
+    for path in map(Path, paths):
+        if path in seen:
+            raise FileExistsError(f"two outputs would be written to {path}")
+        seen.add(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists: pass --overwrite to replace it, or choose another --out")
+
+
+def output_names(files: list[Path], suffix: str) -> list[str]:
+    """One output name per input: ``<stem><suffix>``, or ``<stem>_<ext><suffix>`` for inputs whose stem another
+    input shares (``a.png`` and ``a.jpg``), so outputs never collide."""
+    stems = [f.stem for f in files]
+    return [f"{f.stem}_{f.suffix.lstrip('.').lower()}{suffix}" if stems.count(f.stem) > 1 else f"{f.stem}{suffix}"
+            for f in files]
+
+
 def add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -1,16 +1,22 @@
 """``i2i eval``: the paper's metrics (and content / domain accuracy) of a trained model, as a report."""
 from __future__ import annotations
 
-from .common import MAX_SEED, add_checkpoint, add_metric_weights, add_progress, bounded, comma_list
+from pathlib import Path
+
+from .common import (MAX_SEED, add_checkpoint, add_metric_weights, add_overwrite, add_progress, bounded, check_outputs,
+                     comma_list)
 
 
 def add_parser(sub):
     p = sub.add_parser("eval", help="FID, LPIPS diversity, FRD and Perceptual Smoothness of a trained model")
     add_checkpoint(p)
     p.add_argument("--data", required=True, help="dataset root in StarGAN v2 layout (sources from val/)")
-    p.add_argument("--metrics", help="comma list from fid,lpips,ps,frd,content,domain_acc,"
-                   "domain_acc_hueblind (default: fid,lpips,ps,domain_acc; frd for face models; content and "
-                   "domain_acc_hueblind when DATA has a manifest.csv)")
+    p.add_argument("--metrics", help="comma list from fid, lpips, ps, ps_pixel, frd, content, domain_acc, "
+                   "domain_acc_hueblind, style_acc, char_acc, glyph_reference, glyph_latent, glyph_path (default: "
+                   "fid,lpips,ps,domain_acc; "
+                   "frd for face models; content and domain_acc_hueblind when DATA has a synthetic manifest.csv; "
+                   "on glyph data (i2i make-glyphs) ps_pixel, style_acc, char_acc and the glyph_* ground-truth "
+                   "metrics, and no domain_acc)")
     p.add_argument("--tasks", help="comma list of src2trg tasks, e.g. cat2dog,dog2cat (default: every pair)")
     p.add_argument("--num-sources", type=bounded(int, 1, 10**7), help="source images per domain (default: all of val/)")
     p.add_argument("--steps", type=bounded(int, 2, 200), default=20, help="frames per interpolation (default 20)")
@@ -29,15 +35,18 @@ def add_parser(sub):
     add_metric_weights(p, "pretrained metric weights (Inception, AlexNet, VGGFace2)")
     p.add_argument("--stats-cache", help="folder for cached real-image FID statistics ('' disables)")
     p.add_argument("--save-images", help="also write every generated image under this folder")
+    add_overwrite(p)
     add_progress(p)
     return p
 
 
 def run(args) -> int:
-    from evaluation import EvalSettings, evaluate, write_report
-    from evaluation.report import task_table
-    from i2i.rundir import resolve_checkpoint
+    from i2i.evaluation import EvalSettings, evaluate, write_report
+    from i2i.evaluation.report import paper_table, task_table
+    from i2i.rundir import exclusive_writer, resolve_checkpoint
 
+    if args.metrics is not None and not comma_list(args.metrics):
+        raise ValueError("--metrics is empty: name at least one metric, or leave the option out for the defaults")
     settings = EvalSettings(
         checkpoint=args.checkpoint, data=args.data, metrics=comma_list(args.metrics), tasks=comma_list(args.tasks),
         num_sources=args.num_sources, steps=args.steps, include_end=args.frames == "endpoints", mode=args.mode,
@@ -45,10 +54,12 @@ def run(args) -> int:
         batch_size=args.batch_size, seed=args.seed, weights_dir=args.weights_dir,
         random_weights=args.random_weights, device=args.device, stats_cache=args.stats_cache,
         save_images=args.save_images, progress=not args.no_progress)
-    report = evaluate(settings)
-    out = args.out or resolve_checkpoint(args.checkpoint)[0] / "eval" / "report.json"
-    json_path, md_path = write_report(report, out)
-    print(task_table(report))
+    out = Path(args.out or resolve_checkpoint(args.checkpoint)[0] / "eval" / "report.json")
+    check_outputs([out, out.with_suffix(".md")], args.overwrite)
+    with exclusive_writer(out.parent, "i2i eval"):  # two evaluations never write one report
+        report = evaluate(settings)
+        json_path, md_path = write_report(report, out)
+    print(paper_table(report), task_table(report), sep="\n\n")
     for note in report["notes"]:
         print(f"note: {note}")
     print(f"report: {json_path} and {md_path}")

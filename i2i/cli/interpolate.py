@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_align_faces, add_checkpoint, add_metric_weights, bounded, load_inputs, parse_style
+from .common import (add_align_faces, add_checkpoint, add_metric_weights, add_overwrite, bounded, check_outputs,
+                     load_inputs, parse_style)
 
 
 def add_parser(sub):
@@ -24,6 +25,7 @@ def add_parser(sub):
                    "LPIPS distance of every step per model")
     add_metric_weights(p, "the LPIPS AlexNet weights (PS and step distances of --compare)")
     add_align_faces(p)
+    add_overwrite(p)
     return p
 
 
@@ -31,6 +33,8 @@ def run(args) -> int:
     from ..inference import Translator
     from ..media import save_frames
 
+    out = Path(args.out)
+    check_outputs([out] + ([out.with_name(out.stem + "_steps.png")] if args.compare else []), args.overwrite)
     translator = Translator.load(args.checkpoint, args.device)
     start, end = parse_style(args.start), parse_style(args.end)
     source = load_inputs([args.input], args.align_faces, translator.img_size)[0]
@@ -57,8 +61,8 @@ def _compare(args, translator, source, start, end, frames) -> int:
     if other.img_size != translator.img_size:
         raise ValueError(f"--compare needs models of one image size: {translator.img_size} and {other.img_size} px")
     frames_b, _ = other.interpolate(source, start, end, args.steps, args.method)
-    from evaluation.perceptual import LPIPSDistance
-    from evaluation.ps import perceptual_smoothness, sequence_distances
+    from i2i.evaluation.perceptual import LPIPSDistance
+    from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 
     net, provenance = build_lpips(args.random_weights, weights_dir=args.weights_dir)
     distance = LPIPSDistance(net.to(translator.device), "lpips")

@@ -1,7 +1,7 @@
 """``i2i probe-d``: does the training discriminator tell real images from other domains' images recoloured to them?"""
 from __future__ import annotations
 
-from .common import MAX_SEED, add_checkpoint, bounded
+from .common import MAX_SEED, add_checkpoint, add_overwrite, bounded, check_outputs
 
 
 def add_parser(sub):
@@ -12,6 +12,7 @@ def add_parser(sub):
     p.add_argument("--split", choices=["train", "val"], default="val")
     p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0, help="draws the hue references")
     p.add_argument("--out", help="also write the result as JSON here")
+    add_overwrite(p)
     return p
 
 
@@ -20,13 +21,15 @@ def run(args) -> int:
 
     import torch
 
-    from evaluation.discriminator_probe import probe_discriminator, probe_table
+    from i2i.experiments.discriminator_probe import probe_discriminator, probe_table
 
     from ..data.dataset import DomainImages
     from ..inference import Translator
     from ..models import build_networks
     from ..rundir import NETS_FILE, load_flat_state, read_weights, write_json
 
+    if args.out:
+        check_outputs([args.out], args.overwrite)
     translator = Translator.load(args.checkpoint, args.device)  # the EMA networks translate
     weights = Path(translator.source).parent / NETS_FILE  # the training networks, D among them, beside them
     nets = build_networks(translator.cfg.model, translator.num_domains)

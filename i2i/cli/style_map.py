@@ -1,7 +1,7 @@
 """``i2i style-map``: the style space in 2-D (PCA), per domain, with an interpolation path drawn on it."""
 from __future__ import annotations
 
-from .common import MAX_SEED, add_checkpoint, bounded, parse_style
+from .common import MAX_SEED, add_checkpoint, add_overwrite, bounded, check_outputs, parse_style
 
 
 def add_parser(sub):
@@ -15,6 +15,7 @@ def add_parser(sub):
     p.add_argument("--steps", type=bounded(int, 2, 200), default=20, help="frames of the drawn path")
     p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0)
     p.add_argument("--out", required=True, help="map.png")
+    add_overwrite(p)
     return p
 
 
@@ -27,6 +28,7 @@ def run(args) -> int:
 
     if (args.start is None) != (args.end is None):
         raise ValueError("give both --from and --to to draw a path, or neither")
+    check_outputs([args.out], args.overwrite)
     translator = Translator.load(args.checkpoint, args.device)
     images = DomainImages(args.data, "val", translator.img_size, progress=False) if args.data else None
     codes, labels, encoded = style_codes(translator, args.per_domain, images, args.seed)

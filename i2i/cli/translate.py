@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import MAX_SEED, add_align_faces, add_checkpoint, bounded, input_images, load_inputs
+from .common import (MAX_SEED, add_align_faces, add_checkpoint, add_overwrite, bounded, check_outputs, input_images,
+                     load_inputs, output_names)
 
 
 def add_parser(sub):
@@ -18,6 +19,7 @@ def add_parser(sub):
     p.add_argument("--grid-seeds", type=bounded(int, 1, 64), default=4, help="columns of a grid without references")
     p.add_argument("--out", required=True, help="output folder (or .png file for --grid)")
     add_align_faces(p)
+    add_overwrite(p)
     return p
 
 
@@ -34,8 +36,9 @@ def run(args) -> int:
     if args.grid:
         specs = [StyleSpec(args.domain, reference=r) for r in args.reference] or \
             [StyleSpec(args.domain, seed=args.seed + k) for k in range(args.grid_seeds)]
-        cells = translator.translation_grid(inputs, specs)
         path = out if out.suffix == ".png" else out / f"grid_{args.domain}.png"
+        check_outputs([path], args.overwrite)
+        cells = translator.translation_grid(inputs, specs)
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(grid_image(cells, ncol=len(specs) + 1)).save(path)
         print(f"grid ({len(files)} sources x {len(specs)} styles): {path}")
@@ -43,9 +46,11 @@ def run(args) -> int:
     if len(args.reference) > 1:
         raise ValueError("one --reference per translation; pass several only with --grid")
     spec = StyleSpec(args.domain, seed=args.seed, reference=args.reference[0] if args.reference else None)
+    paths = [out / name for name in output_names(files, f"_to_{args.domain}.png")]
+    check_outputs(paths, args.overwrite)
     images = translator.translate(inputs, spec)
     out.mkdir(parents=True, exist_ok=True)
-    for f, image in zip(files, images):
-        save_png(image, out / f"{f.stem}_to_{args.domain}.png")
+    for path, image in zip(paths, images):
+        save_png(image, path)
     print(f"wrote {len(files)} translation(s) to {out}")
     return 0

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from ..colour import rotate_hue
+
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 
@@ -73,12 +75,13 @@ def random_resized_crop_box(height: int, width: int, g: torch.Generator,
     return 0, 0, height, width
 
 
-def augment(image: torch.Tensor, g: torch.Generator, randcrop_prob: float = 0.5) -> torch.Tensor:
+def augment(image: torch.Tensor, g: torch.Generator, randcrop_prob: float = 0.5, hflip: bool = True) -> torch.Tensor:
     """StarGAN v2 training augmentation of one uint8 (3, S, S) image; returns float [-1, 1].
 
     With probability ``randcrop_prob`` a random resized crop (scale 0.8-1.0, ratio 0.9-1.1) resized
-    back to S, then a horizontal flip with probability 0.5. The crop is taken from the image already
-    resized to S (StarGAN v2 crops the original file first), so decoded images can be cached.
+    back to S, then (with ``hflip``) a horizontal flip with probability 0.5. The crop is taken from the image
+    already resized to S (StarGAN v2 crops the original file first), so decoded images can be cached. The random
+    draws do not depend on ``hflip``.
     """
     size = image.shape[-1]
     x = to_float(image)
@@ -87,41 +90,38 @@ def augment(image: torch.Tensor, g: torch.Generator, randcrop_prob: float = 0.5)
         top, left, h, w = random_resized_crop_box(size, size, g)
         x = x[:, top:top + h, left:left + w]
         x = F.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
-    if u[1] < 0.5:
+    if hflip and u[1] < 0.5:
         x = x.flip(-1)
     return x
 
 
-_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_LUMA = torch.tensor([0.299, 0.587, 0.114])[:, None, None]
 
 
 def colour_jitter(x: torch.Tensor, brightness: float, contrast: float, saturation: float, hue: float) -> torch.Tensor:
     """Colour jitter of one float [-1, 1] image (3, H, W) with given factors (1 = unchanged) and a hue shift in
-    turns (rotation of the chroma plane in YIQ space); clamped back to [-1, 1]."""
+    turns (:func:`i2i.colour.rotate_hue`, a rotation about the grey axis); clamped back to [-1, 1]."""
     rgb = (x + 1) / 2 * brightness
-    grey = (rgb * _YIQ[0, :, None, None]).sum(0, keepdim=True)
+    grey = (rgb * _LUMA).sum(0, keepdim=True)
     rgb = (rgb - grey.mean()) * contrast + grey.mean()
-    grey = (rgb * _YIQ[0, :, None, None]).sum(0, keepdim=True)
+    grey = (rgb * _LUMA).sum(0, keepdim=True)
     rgb = (rgb - grey) * saturation + grey
     if hue:
-        yiq = torch.einsum("ij,jhw->ihw", _YIQ, rgb)
-        c, s = math.cos(2 * math.pi * hue), math.sin(2 * math.pi * hue)
-        i, q = yiq[1] * c - yiq[2] * s, yiq[1] * s + yiq[2] * c
-        rgb = torch.einsum("ij,jhw->ihw", torch.linalg.inv(_YIQ), torch.stack([yiq[0], i, q]))
+        rgb = rotate_hue(rgb[None], torch.tensor([2 * math.pi * hue]))[0]
     return (rgb.clamp(0, 1) * 2 - 1)
 
 
 def augmented_view(image: torch.Tensor, g: torch.Generator, crop_scale: float = 0.8, jitter: float = 0.4,
-                   hue: float = 0.125) -> torch.Tensor:
+                   hue: float = 0.125, hflip: bool = True) -> torch.Tensor:
     """TUNIT's second view of one uint8 (3, S, S) image for IIC and MoCo: a random resized crop (scale
-    ``crop_scale``-1), a flip with probability 0.5 and colour jitter; returns float [-1, 1]."""
+    ``crop_scale``-1), a flip with probability 0.5 (with ``hflip``) and colour jitter; returns float [-1, 1]."""
     size = image.shape[-1]
     x = to_float(image)
     top, left, h, w = random_resized_crop_box(size, size, g, scale=(crop_scale, 1.0))
     x = F.interpolate(x[None, :, top:top + h, left:left + w], size=(size, size), mode="bilinear",
                       align_corners=False, antialias=True)[0]
     u = torch.rand(5, generator=g).tolist()
-    if u[0] < 0.5:
+    if hflip and u[0] < 0.5:
         x = x.flip(-1)
     b, c, s = (1 - jitter + 2 * jitter * v for v in u[1:4])
     return colour_jitter(x, b, c, s, hue * (2 * u[4] - 1))

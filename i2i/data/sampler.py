@@ -25,11 +25,12 @@ class TrainBatches(torch.utils.data.Dataset):
     """
 
     def __init__(self, images: DomainImages, batch_size: int, latent_dim: int, seed: int,
-                 randcrop_prob: float = 0.5, total_iters: int = 10**9, rank: int = 0, world_size: int = 1):
+                 randcrop_prob: float = 0.5, total_iters: int = 10**9, rank: int = 0, world_size: int = 1,
+                 hflip: bool = True):
         if batch_size % world_size:
             raise ValueError(f"global batch {batch_size} is not divisible by world size {world_size}")
         self.images, self.batch_size, self.latent_dim = images, batch_size, latent_dim
-        self.seed, self.randcrop_prob, self.total_iters = seed, randcrop_prob, total_iters
+        self.seed, self.randcrop_prob, self.hflip, self.total_iters = seed, randcrop_prob, hflip, total_iters
         per_rank = batch_size // world_size
         self.rows = slice(rank * per_rank, (rank + 1) * per_rank)
 
@@ -61,7 +62,7 @@ class TrainBatches(torch.utils.data.Dataset):
 
         def load(indices: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
             return torch.stack([augment(self.images.image(int(i)), torch.Generator().manual_seed(int(s)),
-                                        self.randcrop_prob)
+                                        self.randcrop_prob, self.hflip)
                                 for i, s in zip(indices[rows], seeds[rows])])
 
         return {

@@ -6,13 +6,14 @@ texture frequency and texture orientation vary continuously.
 """
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .output import prepare_output_dir, write_manifest
 
 SHAPES = ("ellipse", "square", "triangle", "cross")  # drawn by make_synthetic
 MASK_SHAPES = SHAPES + ("circle",)  # every shape shape_mask renders (manifests of other generators)
@@ -105,13 +106,13 @@ def render(content: dict, style: dict, texture: str, size: int) -> np.ndarray:
 
 
 def make_synthetic(out: str | Path, num_train: int = 200, num_val: int = 32, size: int = 64,
-                   seed: int = 0, domains: tuple[DomainStyle, ...] = DOMAINS) -> Path:
+                   seed: int = 0, domains: tuple[DomainStyle, ...] = DOMAINS, overwrite: bool = False) -> Path:
     """Write ``out/{train,val}/<domain>/*.png``, ``out/manifest.csv`` and ``out/synthetic.json`` (generator settings).
 
     Deterministic for ``seed``. The manifest has one row per image with its split, domain, file and
     every content and style parameter, so content preservation can be checked against ground truth.
     """
-    out = Path(out)
+    out = prepare_output_dir(out, overwrite)
     rng = np.random.default_rng(seed)
     rows = []
     for split, count in (("train", num_train), ("val", num_val)):
@@ -124,10 +125,7 @@ def make_synthetic(out: str | Path, num_train: int = 200, num_val: int = 32, siz
                 Image.fromarray(render(content, style, domain.texture, size)).save(folder / name)
                 rows.append({"split": split, "domain": domain.name, "file": f"{split}/{domain.name}/{name}",
                              **content, **style})
-    with open(out / "manifest.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_manifest(rows, out)
     meta = {"seed": seed, "size": size, "num_train": num_train, "num_val": num_val,
             "domains": [asdict(d) for d in domains],
             "content_params": ["shape", "cx", "cy", "size", "angle"],

@@ -61,11 +61,11 @@ class UnlabelledBatches(torch.utils.data.Dataset):
     """
 
     def __init__(self, images: UnlabelledImages, batch_size: int, seed: int, randcrop_prob: float, tunit_cfg,
-                 total_iters: int = 10**9, rank: int = 0, world_size: int = 1):
+                 total_iters: int = 10**9, rank: int = 0, world_size: int = 1, hflip: bool = True):
         if batch_size % world_size:
             raise ValueError(f"global batch {batch_size} is not divisible by world size {world_size}")
         self.images, self.batch_size, self.seed, self.total_iters = images, batch_size, seed, total_iters
-        self.randcrop_prob, self.t = randcrop_prob, tunit_cfg
+        self.randcrop_prob, self.hflip, self.t = randcrop_prob, hflip, tunit_cfg
         per_rank = batch_size // world_size
         self.rows = slice(rank * per_rank, (rank + 1) * per_rank)
 
@@ -84,12 +84,12 @@ class UnlabelledBatches(torch.utils.data.Dataset):
             return torch.Generator().manual_seed(int(seeds[k, i]))
 
         def plain(i: int) -> torch.Tensor:  # row i's image with its own augmentation, identical on every rank
-            return augment(self.images.image(int(index[i])), gen(i, 0), self.randcrop_prob)
+            return augment(self.images.image(int(index[i])), gen(i, 0), self.randcrop_prob, self.hflip)
 
         t = self.t
         return {
             "x": torch.stack([plain(i) for i in rows]),
             "x_aug": torch.stack([augmented_view(self.images.image(int(index[i])), gen(i, 1), t.crop_scale,
-                                                 t.jitter, t.hue) for i in rows]),
+                                                 t.jitter, t.hue, self.hflip) for i in rows]),
             "x_ref": torch.stack([plain(int(perm[i])) for i in rows]),
         }

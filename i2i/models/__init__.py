@@ -49,7 +49,7 @@ class Networks:
 def build_networks(model_cfg, num_domains: int, discriminator: bool = True) -> Networks:
     """Build G, M, E (and D) from a :class:`i2i.config.ModelConfig`, He-initialised."""
     c = model_cfg
-    generator = Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim, c.bottleneck_size)
+    generator = Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim, c.bottleneck_size, c.warp)
     if getattr(c, "zero_init_residual", False):
         zero_init_residual(generator)
     if getattr(c, "kind", "stargan_v2") == "tunit":  # num_domains is the number of pseudo-domains (clusters)

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import AdainResBlk, ResBlk, check_bottleneck_size, check_img_size, default_base_dim, he_init
+from .warp import StyleWarp
 
 
 class HighPass(nn.Module):
@@ -42,15 +43,20 @@ class Generator(nn.Module):
         has a sixteenth), so the source's texture passes through it; a smaller one makes the decoder draw
         the texture from the style. ``img_size`` itself means no downsampling stage: the generator works at
         full resolution (the content's edges keep their pixels; the texture passes through as well).
+    warp : bool, optional
+        Not in StarGAN v2: decode the content features moved by a style-conditioned smooth warp
+        (:class:`~i2i.models.warp.StyleWarp`, starting as the identity), so that a style can change where
+        strokes and outlines lie (slant, proportions), not only how they look.
 
     Notes
     -----
-    ``encode(x)`` and ``decode(h, s)`` are exposed separately because the encoder does not depend on
+    :meth:`encode_content` and :meth:`decode_content` are separate because the encoder does not depend on
     the style: one source encoded once can be decoded with many styles (interpolation, diversity).
     """
 
     def __init__(self, img_size: int = 256, style_dim: int = 64, max_conv_dim: int = 512,
-                 w_hpf: float = 0, base_dim: int | None = None, bottleneck_size: int | None = None):
+                 w_hpf: float = 0, base_dim: int | None = None, bottleneck_size: int | None = None,
+                 warp: bool = False):
         super().__init__()
         log2 = check_img_size(img_size)
         dim_in = base_dim or default_base_dim(img_size)
@@ -73,7 +79,10 @@ class Generator(nn.Module):
             self.decode.insert(0, AdainResBlk(dim_out, dim_out, style_dim, w_hpf=w_hpf))
         if w_hpf > 0:
             self.hpf = HighPass(w_hpf)
+        self.warp = StyleWarp(dim_out, style_dim) if warp else None
         self.apply(he_init)
+        if self.warp is not None:
+            self.warp.start_as_identity()
 
     def encode_content(self, x: torch.Tensor, masks=None):
         """Style-independent half: returns the bottleneck features and the skip cache for masks."""
@@ -87,7 +96,7 @@ class Generator(nn.Module):
 
     def decode_content(self, h: torch.Tensor, s: torch.Tensor, cache=None, masks=None) -> torch.Tensor:
         """Style-dependent half: decode bottleneck features ``h`` with style codes ``s`` (same batch)."""
-        x = h
+        x = h if self.warp is None else self.warp(h, s)
         for block in self.decode:
             x = block(x, s)
             if masks is not None and x.size(2) in (32, 64, 128):
@@ -101,6 +110,17 @@ class Generator(nn.Module):
         one encoder pass per source serves any number of styles."""
         return self.decode_content(h[rows], s, {size: c[rows] for size, c in cache.items()},
                                    None if masks is None else tuple(m[rows] for m in masks))
+
+    def decode_many(self, x: torch.Tensor, styles: torch.Tensor, masks=None, chunk: int | None = None) -> torch.Tensor:
+        """Every source under each of its styles: (N, 3, S, S), (N, K, D) -> (N, K, 3, S, S). Each source is encoded
+        once; the N * K decodes run in one batch, or in batches of ``chunk``."""
+        n, k = styles.shape[:2]
+        h, cache = self.encode_content(x, masks)
+        owner, flat = torch.arange(n, device=x.device).repeat_interleave(k), styles.flatten(0, 1)
+        step = chunk or flat.size(0)
+        out = torch.cat([self.decode_sources(h, cache, masks, flat[i:i + step], owner[i:i + step])
+                         for i in range(0, flat.size(0), step)])
+        return out.view(n, k, *out.shape[1:])
 
     def forward(self, x: torch.Tensor, s: torch.Tensor, masks=None) -> torch.Tensor:
         h, cache = self.encode_content(x, masks)

@@ -16,8 +16,8 @@ from safetensors.torch import save_file
 
 from ..models import Networks
 from ..rundir import (CHECKPOINTS, EMA_FILE, LATEST, NETS_FILE, STATE_FILE, CheckpointMismatchError,  # noqa: F401
-                      CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_flat_state, read_weights,
-                      write_text)
+                      CorruptCheckpointError, best_checkpoint, complete_checkpoints, flat_state, latest_checkpoint,
+                      load_flat_state, read_weights, write_text)
 
 PARTIAL_PREFIX, CORRUPT_PREFIX = ".tmp_step_", "corrupt_"
 
@@ -34,12 +34,6 @@ def read_state(path: str | Path) -> dict:
     except Exception as err:  # EOFError, zip errors of a truncated file
         raise CorruptCheckpointError(f"{path} is unreadable (truncated or corrupt: {type(err).__name__}: {err})") \
             from None
-
-
-def flat_state(nets: Networks) -> dict[str, torch.Tensor]:
-    """``{"generator.from_rgb.weight": tensor, ...}`` over the networks present (contiguous CPU copies)."""
-    return {f"{name}.{k}": v.detach().cpu().contiguous() for name, net in nets.items()
-            for k, v in net.state_dict().items()}
 
 
 def save_checkpoint(run_dir: str | Path, step: int, nets: Networks, ema: Networks, state: dict,
@@ -61,8 +55,10 @@ def save_checkpoint(run_dir: str | Path, step: int, nets: Networks, ema: Network
         raise
     write_text(root / LATEST, final.name + "\n")
     if keep > 0:
+        best = best_checkpoint(run_dir)
         for old in sorted(root.glob("step_*"))[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            if old != best:  # the best checkpoint is kept whatever its age
+                shutil.rmtree(old, ignore_errors=True)
     return final
 
 

@@ -12,19 +12,31 @@ log = logging.getLogger(__name__)
 
 
 def truncate_log(path: Path, last_step: int) -> None:
-    """Keep only the records of ``path`` with ``step <= last_step`` (and lines that do not parse), atomically."""
+    """Keep only the complete records of ``path`` with ``step <= last_step`` (and other whole lines), atomically.
+
+    A last line without its newline (a crash mid-write) is dropped, so the next record does not glue onto it, and
+    so are lines that are not UTF-8; each drop is a warning naming the file.
+    """
     if not path.is_file():
         return
-    lines = path.read_text().splitlines(keepends=True)
-
-    def keep(line: str) -> bool:
+    raw = path.read_bytes().splitlines(keepends=True)
+    kept = []
+    for number, line in enumerate(raw, 1):
+        if not line.endswith(b"\n"):
+            log.warning("%s: dropped a partial last line (%d bytes), left by an interrupted write", path, len(line))
+            continue
         try:
-            return int(json.loads(line)["step"]) <= last_step
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("%s: dropped line %d, which is not UTF-8 text", path, number)
+            continue
+        try:
+            if int(json.loads(text)["step"]) > last_step:
+                continue
         except (ValueError, KeyError, TypeError):
-            return True
-
-    kept = [line for line in lines if keep(line)]
-    if len(kept) != len(lines):
+            pass  # a line that is not a record is kept as it is
+        kept.append(text)
+    if len(kept) != len(raw):
         write_text(path, "".join(kept))
 
 

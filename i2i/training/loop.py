@@ -1,6 +1,7 @@
 """The training loop behind ``i2i train``: data, resume, logging, sample grids, checkpoints, Ctrl-C."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -10,21 +11,20 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..clustering import cluster_accuracy, normalized_mutual_info
 from ..config import Config, config_to_dict, load_config, save_config
-from ..data import DatasetLayoutError, DomainImages, TrainBatches
-from ..data.unlabelled import UnlabelledBatches, UnlabelledImages
-from ..rundir import CONFIG_FILE, DOMAINS_FILE, FAN_FILE, read_domains, write_domains, write_weights
+from ..rundir import CONFIG_FILE, DOMAINS_FILE, FAN_FILE, exclusive_writer, read_domains, write_domains, write_weights
 from . import distributed
 from .checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_checkpoint,
                          remove_partial_saves, save_checkpoint, set_aside)
 from .distributed import DistInfo, all_reduce_mean
 from .logger import RunLogger
-from .samples import cluster_probabilities, write_cluster_sample_grids, write_sample_grids
-from .trainer import Trainer
+from .stargan_v2 import Trainer
+from .trainer import TrainerBase
 from .tunit import TunitTrainer
 
 log = logging.getLogger(__name__)
+
+TRAINERS: dict[str, type[TrainerBase]] = {"stargan_v2": Trainer, "tunit": TunitTrainer}  # by model.kind
 
 
 def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
@@ -79,7 +79,7 @@ def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool
     write_domains(run_dir, domains)
 
 
-def resume_training(trainer: Trainer, run_dir: Path, info: DistInfo = DistInfo()) -> int:
+def resume_training(trainer: TrainerBase, run_dir: Path, info: DistInfo = DistInfo()) -> int:
     """Load the newest complete checkpoint that reads back into ``trainer`` and return its step (0: none).
 
     A truncated, corrupt or unsafe checkpoint is moved aside (``corrupt_step_*``, by rank 0) with a warning
@@ -116,30 +116,10 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
     """
     info, device = distributed.setup(cfg.train.device)
     try:
-        return _train(cfg, Path(run_dir), resume, progress and info.is_main, info, device)
+        with exclusive_writer(run_dir, "i2i train") if info.is_main else contextlib.nullcontext():
+            return _train(cfg, Path(run_dir), resume, progress and info.is_main, info, device)
     finally:
         distributed.cleanup()
-
-
-def _load_images(cfg: Config, progress: bool) -> tuple[DomainImages, DomainImages]:
-    """The training images and the validation images for sample grids (the training ones without ``val/``)."""
-    images = DomainImages(cfg.data.root, "train", cfg.model.img_size, cfg.data.cache_images, progress)
-    val_dir = Path(cfg.data.root) / "val"
-    val = DomainImages(cfg.data.root, "val", cfg.model.img_size, cfg.data.cache_images, progress) \
-        if val_dir.is_dir() else images
-    if val.domains != images.domains:
-        raise DatasetLayoutError(f"{val_dir} has domains {val.domains} but {Path(cfg.data.root) / 'train'} has "
-                                 f"{images.domains}: val/ must hold the same domain folders as train/ (or be "
-                                 "removed, and the sample grids use training images)")
-    return images, val
-
-
-def _load_unlabelled(cfg: Config, progress: bool) -> tuple[UnlabelledImages, UnlabelledImages]:
-    """TUNIT's training images (folders ignored) and the validation images (the training ones without ``val/``)."""
-    args = (cfg.model.img_size, cfg.data.cache_images, progress)
-    images = UnlabelledImages(cfg.data.root, "train", *args)
-    val = UnlabelledImages(cfg.data.root, "val", *args) if (Path(cfg.data.root) / "val").is_dir() else images
-    return images, val
 
 
 def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistInfo, device: torch.device) -> Path:
@@ -148,46 +128,43 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
         raise ValueError(f"train.batch_size={t.batch_size} (the global batch) must divide by the world size "
                          f"{info.world_size}")
     torch.manual_seed(t.seed)  # identical initial networks on every rank (rank 0's are broadcast anyway)
-    tunit = cfg.model.kind == "tunit"
-    images, val = (_load_unlabelled if tunit else _load_images)(cfg, progress)
-    domains = [f"cluster{k}" for k in range(cfg.model.num_clusters)] if tunit else images.domains
+    mode = TRAINERS[cfg.model.kind]
+    images, val = mode.load_data(cfg, progress)
+    domains = mode.domain_names(cfg, images)
+    tracker = None
+    if t.eval_every and info.is_main:  # before anything is written: a best_metric the data cannot give is an error
+        from .tracking import BestCheckpoint  # imports the evaluation package: only when asked for
+
+        tracker = BestCheckpoint(cfg, run_dir, domains)
     if info.is_main:
         prepare_run_dir(cfg, run_dir, domains, resume)
         for folder in remove_partial_saves(run_dir):
             log.warning("removed %s, left by an interrupted save", folder)
     distributed.barrier(info)
-    trainer = (TunitTrainer if tunit else Trainer)(cfg, len(domains), device, info)
+    trainer = mode(cfg, len(domains), device, info)
     if info.is_main and trainer.fan is not None and not (run_dir / FAN_FILE).is_file():  # inference needs it too
         write_weights(run_dir / FAN_FILE, trainer.fan)
     start = resume_training(trainer, run_dir, info) if resume else 0
     torch.manual_seed(t.seed + 1000 * info.rank + start)  # per-rank stream for anything random inside a step
     if info.is_main:
         log.info("training on %s x %d: %d images, %s %s, LPIPS %s", device, info.world_size, len(images),
-                 "pseudo-domains (no labels read)" if tunit else "domains", domains, trainer.lpips_provenance)
-    if tunit:
-        batches = UnlabelledBatches(images, t.batch_size, t.seed, cfg.data.randcrop_prob, cfg.tunit, t.total_iters,
-                                    info.rank, info.world_size)
-    else:
-        batches = TrainBatches(images, t.batch_size, cfg.model.latent_dim, t.seed, cfg.data.randcrop_prob,
-                               t.total_iters, info.rank, info.world_size)
+                 trainer.domain_kind, domains, trainer.lpips_provenance)
+    batches = trainer.batches(images, info.rank, info.world_size)
     workers = cfg.data.num_workers
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, sampler=range(start, t.total_iters), num_workers=workers,
         pin_memory=device.type == "cuda", persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
-    return TrainingLoop(cfg, run_dir, trainer, val, info, start, progress).run(loader)
+    return TrainingLoop(cfg, run_dir, trainer, val, info, start, progress, tracker).run(loader)
 
 
 class TrainingLoop:
     """The state of one run between iterations (step, unlogged loss terms, last checkpoint) and its periodic
     jobs: logging with the NaN check, sample grids, checkpoints, Ctrl-C."""
 
-    SHOWN = {"D_real": "D/latent/real", "G_adv": "G/latent/adv", "cyc": "G/latent/cyc", "tri": "G/latent/tri",
-             "cont": "G/latent/cont"}  # progress-bar postfix
-    SHOWN_TUNIT = {"iic": "C/iic", "moco": "C/moco", "D_real": "D/real", "G_adv": "G/adv", "rec": "G/rec"}
-
-    def __init__(self, cfg: Config, run_dir: Path, trainer: Trainer, val: DomainImages, info: DistInfo, start: int,
-                 progress: bool):
+    def __init__(self, cfg: Config, run_dir: Path, trainer: TrainerBase, val, info: DistInfo, start: int,
+                 progress: bool, tracker=None):
         self.cfg, self.run_dir, self.trainer, self.val, self.info = cfg, run_dir, trainer, val, info
+        self.tracker = tracker  # rank 0's BestCheckpoint when train.eval_every > 0
         self.start = self.step = start
         self.logger = RunLogger(run_dir, start) if info.is_main else None
         self.history: list[dict[str, torch.Tensor]] = []
@@ -211,11 +188,10 @@ class TrainingLoop:
     def log(self) -> None:
         means = self.flush()
         if means and self.logger is not None:
-            w = self.trainer.weights(self.step - 1)
+            w = self.trainer.loss_weights(self.step - 1)
             means.update({"weight/ds": w.ds, "weight/sr": w.sr})
             self.logger.scalars(self.step, means)
-            shown = self.SHOWN_TUNIT if isinstance(self.trainer, TunitTrainer) else self.SHOWN
-            self.bar.set_postfix({k: f"{means[v]:.3f}" for k, v in shown.items() if v in means})
+            self.bar.set_postfix({k: f"{means[v]:.3f}" for k, v in self.trainer.progress_keys.items() if v in means})
 
     def save(self) -> None:
         """Log (which checks the losses), check the ranks agree, write a checkpoint (rank 0)."""
@@ -226,27 +202,20 @@ class TrainingLoop:
                                               self.trainer.state_dict(), self.cfg.train.keep_checkpoints)
         distributed.barrier(self.info)
 
+    def evaluate(self, seconds: float) -> None:
+        """Score the EMA model just saved (rank 0) and log the means; the other ranks wait."""
+        if self.tracker is not None:
+            with torch.random.fork_rng(devices=[]):  # the run's random stream is the same with or without it
+                values = self.tracker(self.trainer.ema, self.trainer.device, self.step, self.last_saved, seconds)
+            self.logger.scalars(self.step, values)
+        distributed.barrier(self.info)
+
     def samples(self) -> None:
-        trainer = self.trainer
-        if isinstance(trainer, TunitTrainer):
-            grids = write_cluster_sample_grids(trainer.ema, self.val, self.run_dir / "samples", self.step,
-                                               self.cfg.model.latent_dim, trainer.device)
-            self.cluster_quality()
-        else:
-            grids = write_sample_grids(trainer.ema, self.val, self.run_dir / "samples", self.step,
-                                       self.cfg.model.latent_dim, trainer.device, trainer.fan)
+        grids, scalars = self.trainer.samples(self.val, self.run_dir / "samples", self.step)
         for name, grid in grids.items():
             self.logger.image(f"samples/{name}", self.step, grid.cpu())
-
-    def cluster_quality(self) -> None:
-        """Log the clusters' accuracy and NMI on the validation images when their folders name true domains (for
-        evaluation only: training never reads them)."""
-        if self.val.true_labels is None:
-            return
-        pred = cluster_probabilities(self.trainer.ema.style_encoder, self.val).argmax(1)
-        true = self.val.true_labels
-        self.logger.scalars(self.step, {"cluster/acc": cluster_accuracy(pred, true),
-                                        "cluster/nmi": normalized_mutual_info(pred, true)})
+        if scalars:
+            self.logger.scalars(self.step, scalars)
 
     def run(self, loader) -> Path:
         """Train over ``loader``'s batches; return the last checkpoint."""
@@ -261,8 +230,11 @@ class TrainingLoop:
                     self.log()
                 if self.info.is_main and (self.step % t.sample_every == 0 or self.step == t.total_iters):
                     self.samples()
-                if self.step % t.save_every == 0 or self.step == t.total_iters:
+                evaluating = t.eval_every and self.step % t.eval_every == 0
+                if self.step % t.save_every == 0 or self.step == t.total_iters or evaluating:
                     self.save()
+                if evaluating:
+                    self.evaluate(time.perf_counter() - tic)
                 if stop.requested:
                     self.save()
                     log.warning("stopped at step %d; checkpoint %s (continue with --resume)", self.step,

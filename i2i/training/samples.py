@@ -22,14 +22,9 @@ def fixed_examples(images: DomainImages, per_domain: int = 2, offset: int = 0) -
 
 
 def translate_all(ema: Networks, x_src: torch.Tensor, styles: torch.Tensor, fan=None) -> torch.Tensor:
-    """Every source under every style: (n, m, 3, H, W). Each source is encoded once (with its FAN masks for
-    face models); all n * m decodes run in one batch."""
-    n, m = x_src.size(0), styles.size(0)
+    """Every source under every style (m, D): (n, m, 3, H, W), with the sources' FAN masks for face models."""
     masks = fan.face_masks(x_src) if fan is not None else None
-    h, cache = ema.generator.encode_content(x_src, masks)
-    rows = torch.arange(n, device=x_src.device).repeat_interleave(m)
-    out = ema.generator.decode_sources(h, cache, masks, styles.repeat(n, 1), rows)
-    return out.view(n, m, *out.shape[1:])
+    return ema.generator.decode_many(x_src, styles.expand(x_src.size(0), -1, -1), masks)
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ from ..models import Networks
 
 
 @dataclass
-class Weights:
+class LossWeights:
     """Loss weights in force at one iteration (after the ds decay and the SR ramp)."""
 
     reg: float
@@ -64,7 +64,7 @@ def discriminator_fakes(nets: Networks, batch: dict, latent: Translation, autoca
     return {"latent": latent.x_fake.detach(), "reference": reference}
 
 
-def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: Weights, autocast):
+def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: LossWeights, autocast):
     """D loss on the real sources and on one batch of fakes (target domains), plus R1 on the reals.
 
     ``L_D = BCE(D_y(x), 1) + BCE(D_y'(x_fake), 0) + lambda_reg * R1``. The real branch runs in float32
@@ -97,7 +97,7 @@ def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: Wei
     return loss, terms
 
 
-def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: LossConfig, autocast,
+def generator_loss(nets: Networks, batch: dict, mode: str, w: LossWeights, cfg: LossConfig, autocast,
                    lpips_net=None, masks=None, fan=None, fwd: Translation | None = None):
     """G-side losses of one latent or reference iteration.
 
@@ -145,13 +145,13 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: Weights, cfg: Loss
     return main, smooth, {k: v.detach().float() for k, v in terms.items()}
 
 
-def smoothing_terms(nets: Networks, batch: dict, mode: str, w: Weights, cfg: LossConfig, autocast,
+def smoothing_terms(nets: Networks, batch: dict, mode: str, w: LossWeights, cfg: LossConfig, autocast,
                     s_trg: torch.Tensor, s_trg2: torch.Tensor, s_org: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's triplet loss (Eq. 1) and SR (Eq. 3) on one step's codes, unweighted (0 where switched off).
 
-    The triplet negative is ``M(z1, y_src)`` in latent iterations and ``E(x_src, y_src)`` in reference ones (or
-    the batch-hard negative among all codes of the step); SR is computed (and logged) whenever
+    The triplet negative is ``M(z1, y_src)`` in latent iterations and ``E(x_src, y_src)`` in reference ones; SR
+    is computed (and logged) whenever
     ``lambda_sr > 0``, also before its ramp-in starts: it is cheap.
     """
     y_org, y_trg = batch["y_src"], batch["y_trg"]
@@ -162,12 +162,7 @@ def smoothing_terms(nets: Networks, batch: dict, mode: str, w: Weights, cfg: Los
                 s_neg = nets.mapping_network(batch["z1"], y_org).float()
         else:
             s_neg = s_org
-        mask = y_trg != y_org
-        if cfg.tri_hard_negatives:
-            s_neg, found = losses.hardest_negatives(
-                s_trg, y_trg, torch.cat([s_trg, s_trg2, s_neg]), torch.cat([y_trg, y_trg, y_org]))
-            mask = mask & found
-        loss_tri = losses.triplet_loss(s_trg, s_trg2, s_neg, cfg.tri_margin, mask)
+        loss_tri = losses.triplet_loss(s_trg, s_trg2, s_neg, cfg.tri_margin, y_trg != y_org)
     if cfg.lambda_sr > 0:
         loss_sr = losses.style_regularization(s_trg, s_org)
     return loss_tri, loss_sr

@@ -1,4 +1,5 @@
-"""The Trainer: owns networks, EMA copies, optimisers, AMP and the LPIPS net, and runs one iteration."""
+"""The trainer interface every training mode implements, and what the modes share: networks and their EMA copies,
+optimisers, mixed precision, the LPIPS content network, gradient updates and optimiser state."""
 from __future__ import annotations
 
 import functools
@@ -9,12 +10,9 @@ import torch
 
 from ..config import Config, TrainConfig
 from ..models import build_networks
-from ..models.fan import load_fan
 from ..pretrained import build_lpips
 from .distributed import DistInfo, all_reduce_gradients, broadcast_module
-from .ema import update_ema
-from .schedules import ds_weight, lr_factor, ramp_weight
-from .step import Weights, discriminator_fakes, discriminator_loss, generator_loss, translate
+from .schedules import lr_factor
 
 log = logging.getLogger(__name__)
 
@@ -70,104 +68,76 @@ def content_lpips(cfg: Config, device: torch.device):
     return net.to(device), provenance
 
 
-class Trainer:
-    """One StarGAN v2 + smoothing iteration, as in StarGAN v2's solver.
+class TrainerBase:
+    """One training mode. The loop calls nothing else, so a new mode is one new module with a subclass.
 
-    Per iteration: D step with a latent-code fake, D step with a reference fake, G step with latent
-    styles (updates G, M and E), G step with reference styles (updates G; and E through the triplet
-    and SR terms when ``loss.smooth_trains_encoder``), then the EMA update of G, M and E.
-
-    G, M and E do not change before the latent G step, so its translation ``G(x, M(z1, y_trg))`` is made
-    once, with its graph, at the start: the latent D step gets it detached, and the reference D fake is
-    decoded from the same encoded source (:func:`discriminator_fakes`). StarGAN v2 computes both afresh;
-    the values are the same, a generator and an encoder pass are saved.
+    Subclasses set ``optimized`` (the networks with an Adam optimiser), ``domain_kind`` and ``progress_keys``
+    (progress-bar label -> loss term), and implement :meth:`load_data`, :meth:`domain_names`, :meth:`batches`,
+    :meth:`train_step`, :meth:`loss_weights` and :meth:`samples`. This base builds the networks (identical on every
+    rank: rank 0's are broadcast), their EMA copies, the optimisers, mixed precision and the LPIPS content network,
+    and owns the update and the optimiser state.
     """
+
+    optimized: tuple[str, ...] = ()
+    domain_kind = "domains"
+    progress_keys: dict[str, str] = {}
+    fan = None  # FAN face-mask network (StarGAN v2 face models)
+    channels_last = False
 
     def __init__(self, cfg: Config, num_domains: int, device: torch.device, dist_info: DistInfo = DistInfo()):
         self.cfg, self.device, self.dist = cfg, device, dist_info
         t = cfg.train
         self.nets = build_networks(cfg.model, num_domains).to(device)
-        self.channels_last = t.channels_last
-        if self.channels_last:
-            for _, net in self.nets.items():
-                net.to(memory_format=torch.channels_last)
         if dist_info.enabled:
             for _, net in self.nets.items():
                 broadcast_module(net)
         self.ema = self.nets.ema_copy()
-        if t.compile:  # in place, so state-dict names do not change; D is left eager: R1 needs double backward
-            for name in ("generator", "mapping_network", "style_encoder"):
-                compile_in_place(getattr(self.nets, name))
-        self.optims = {
-            name: torch.optim.Adam(net.parameters(), lr=learning_rate(t, name), betas=(t.beta1, t.beta2),
-                                   weight_decay=t.weight_decay)
-            for name, net in self.nets.items()}
+        self.optims = {name: torch.optim.Adam(getattr(self.nets, name).parameters(), lr=learning_rate(t, name),
+                                              betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
+                       for name in self.optimized}
         self.autocast, self.scaler = mixed_precision(t.amp, device)
-        self.fan = None
-        if cfg.model.w_hpf > 0:
-            if not t.fan_weights:
-                raise ValueError(f"model.w_hpf={cfg.model.w_hpf:g} needs FAN face masks: set train.fan_weights to "
-                                 "StarGAN v2's wing.ckpt (or a run's fan.safetensors)")
-            if not Path(t.fan_weights).is_file():
-                raise FileNotFoundError(
-                    f"train.fan_weights={t.fan_weights} does not exist: the FAN face-mask network of model.w_hpf > 0 "
-                    "is StarGAN v2's wing.ckpt (fetch it with StarGAN v2's `bash download.sh wing`, or from "
-                    "https://www.dropbox.com/s/tjxpypwpt38926e/wing.ckpt?dl=0) and pass its path")
-            self.fan = load_fan(t.fan_weights, device)
         self.lpips, self.lpips_provenance = content_lpips(cfg, device)
 
-    def weights(self, step: int) -> Weights:
-        """Loss weights at ``step`` (decayed ds, ramped SR, lazy R1: ``r1_every * lambda_reg`` every
-        ``r1_every``-th step and 0 in between)."""
-        c = self.cfg.loss
-        reg = c.lambda_reg * c.r1_every if step % c.r1_every == 0 else 0.0
-        return Weights(reg=reg, sty=c.lambda_sty, ds=ds_weight(step, c.lambda_ds, c.ds_iter),
-                       cyc=c.lambda_cyc, tri=c.lambda_tri, sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp),
-                       cont=c.lambda_cont, recoloured=c.lambda_recoloured)
+    @classmethod
+    def load_data(cls, cfg: Config, progress: bool) -> tuple:
+        """``(training images, validation images for the sample grids)``."""
+        raise NotImplementedError
 
-    def _params(self, *names: str) -> list[torch.nn.Parameter]:
+    @classmethod
+    def domain_names(cls, cfg: Config, images) -> list[str]:
+        """The names of the (pseudo-)domains, in label order, as ``domains.json`` records them."""
+        raise NotImplementedError
+
+    def batches(self, images, rank: int, world_size: int) -> torch.utils.data.Dataset:
+        """Item ``step`` is this rank's batch of iteration ``step`` (a pure function of the seed and the step)."""
+        raise NotImplementedError
+
+    def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        """Run iteration ``step`` on a device batch; return detached loss terms (no host sync)."""
+        raise NotImplementedError
+
+    def loss_weights(self, step: int):
+        """The loss weights in force at ``step`` (:class:`i2i.training.step.LossWeights`)."""
+        raise NotImplementedError
+
+    def samples(self, val, out_dir: Path, step: int) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """Write the sample grids of ``step`` under ``out_dir``; return them (uint8, by name) and any scalars to log."""
+        raise NotImplementedError
+
+    def params(self, *names: str) -> list[torch.nn.Parameter]:
         return [p for name in names for p in getattr(self.nets, name).parameters()]
 
-    def _update(self, losses_and_inputs: list[tuple[torch.Tensor, list[str]]], step_names: list[str]) -> None:
+    def update(self, losses_and_inputs: list[tuple[torch.Tensor, list[str]]], step_names: list[str]) -> None:
         """Back-propagate each loss into the parameters of the named networks only, then step those."""
         for name in step_names:
             self.optims[name].zero_grad(set_to_none=True)
         for i, (loss, names) in enumerate(losses_and_inputs):
             retain = i < len(losses_and_inputs) - 1
-            self.scaler.scale(loss).backward(inputs=self._params(*names), retain_graph=retain)
-        all_reduce_gradients(self._params(*step_names), self.dist)
+            self.scaler.scale(loss).backward(inputs=self.params(*names), retain_graph=retain)
+        all_reduce_gradients(self.params(*step_names), self.dist)
         for name in step_names:
             self.scaler.step(self.optims[name])
         self.scaler.update()
-
-    def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
-        """Run iteration ``step`` on a device batch; return detached loss terms (no host sync)."""
-        w, nets, cfg = self.weights(step), self.nets, self.cfg.loss
-        set_learning_rates(self.optims, self.cfg.train, step)
-        masks = self.fan.face_masks(batch["x_src"]) if self.fan is not None else None
-        out = {}
-        latent = translate(nets, batch, "latent", self.autocast, masks)
-        fakes = discriminator_fakes(nets, batch, latent, self.autocast, masks)
-        nets.discriminator.requires_grad_(True)
-        for mode in ("latent", "reference"):
-            loss, terms = discriminator_loss(nets, batch, fakes[mode], w, self.autocast)
-            self._update([(loss, ["discriminator"])], ["discriminator"])
-            out.update({f"D/{mode}/{k}": v for k, v in terms.items()})
-        nets.discriminator.requires_grad_(False)  # G steps need gradients through D, not into it
-        gme = ["generator", "mapping_network", "style_encoder"]
-        for mode in ("latent", "reference"):
-            main, smooth, terms = generator_loss(nets, batch, mode, w, cfg, self.autocast, self.lpips, masks,
-                                                 self.fan, latent if mode == "latent" else None)
-            if mode == "latent":
-                self._update([(main if smooth is None else main + smooth, gme)], gme)
-            elif cfg.smooth_trains_encoder and smooth is not None:
-                self._update([(main, ["generator"]), (smooth, ["style_encoder"])], ["generator", "style_encoder"])
-            else:  # StarGAN v2 / the authors' code: reference iterations step G only
-                self._update([(main, ["generator"])], ["generator"])
-            out.update({f"G/{mode}/{k}": v for k, v in terms.items()})
-        for name, ema_net in self.ema.items():
-            update_ema(getattr(nets, name), ema_net, self.cfg.train.ema_beta)
-        return out
 
     def state_dict(self) -> dict:
         """Optimiser and grad-scaler states (the weights are saved separately as safetensors)."""

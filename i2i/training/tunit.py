@@ -23,17 +23,20 @@ negative are left out. SR: ``s_ref`` and ``s_src``. Content: LPIPS between ``x``
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import torch
 
 from .. import losses
+from ..clustering import cluster_accuracy, normalized_mutual_info
 from ..config import Config
-from ..models import build_networks
-from .distributed import DistInfo, all_gather_rows, all_reduce_gradients, all_reduce_mean, broadcast_module
+from ..data.unlabelled import UnlabelledBatches, UnlabelledImages
+from .distributed import DistInfo, all_gather_rows, all_reduce_mean
 from .ema import update_ema
+from .samples import cluster_probabilities, write_cluster_sample_grids
 from .schedules import ramp_weight
-from .step import Weights
-from .trainer import content_lpips, learning_rate, mixed_precision, set_learning_rates
+from .step import LossWeights
+from .trainer import TrainerBase, set_learning_rates
 
 
 @contextlib.contextmanager
@@ -59,50 +62,57 @@ def same_label_partner(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return same.float().argmax(1), same.any(1)
 
 
-class TunitTrainer:
+class TunitTrainer(TrainerBase):
     """Owns C (``nets.style_encoder``), G, D, the per-cluster style moments (``nets.mapping_network``), their EMA
-    copies, the optimisers and the MoCo queue; same interface as :class:`i2i.training.Trainer`."""
+    copies, the optimisers and the MoCo queue."""
 
-    fan = None
-    channels_last = False
+    optimized = ("generator", "style_encoder", "discriminator")
+    domain_kind = "pseudo-domains (no labels read)"
+    progress_keys = {"iic": "C/iic", "moco": "C/moco", "D_real": "D/real", "G_adv": "G/adv", "rec": "G/rec"}
 
     def __init__(self, cfg: Config, num_clusters: int, device: torch.device, dist_info: DistInfo = DistInfo()):
-        self.cfg, self.device, self.dist = cfg, device, dist_info
-        t = cfg.train
-        self.nets = build_networks(cfg.model, num_clusters).to(device)
-        if dist_info.enabled:
-            for _, net in self.nets.items():
-                broadcast_module(net)
-        self.ema = self.nets.ema_copy()
-        self.optims = {name: torch.optim.Adam(getattr(self.nets, name).parameters(), lr=learning_rate(t, name),
-                                              betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
-                       for name in ("generator", "style_encoder", "discriminator")}
-        self.autocast, self.scaler = mixed_precision(t.amp, device)
-        self.lpips, self.lpips_provenance = content_lpips(cfg, device)
+        super().__init__(cfg, num_clusters, device, dist_info)
         self.queue = torch.zeros(0, cfg.model.style_dim, device=device)
 
-    def weights(self, step: int) -> Weights:
+    @classmethod
+    def load_data(cls, cfg: Config, progress: bool) -> tuple[UnlabelledImages, UnlabelledImages]:
+        """The training images (folders ignored) and the validation images (the training ones without ``val/``)."""
+        args = (cfg.model.img_size, cfg.data.cache_images, progress)
+        images = UnlabelledImages(cfg.data.root, "train", *args)
+        val = UnlabelledImages(cfg.data.root, "val", *args) if (Path(cfg.data.root) / "val").is_dir() else images
+        return images, val
+
+    @classmethod
+    def domain_names(cls, cfg: Config, images: UnlabelledImages) -> list[str]:
+        return [f"cluster{k}" for k in range(cfg.model.num_clusters)]
+
+    def batches(self, images: UnlabelledImages, rank: int, world_size: int) -> UnlabelledBatches:
+        c = self.cfg
+        return UnlabelledBatches(images, c.train.batch_size, c.train.seed, c.data.randcrop_prob, c.tunit,
+                                 c.train.total_iters, rank, world_size, c.data.hflip)
+
+    def samples(self, val: UnlabelledImages, out_dir: Path, step: int) -> tuple[dict[str, torch.Tensor], dict]:
+        """The cluster sample grids, and the clusters' accuracy and NMI on the validation images when their folders
+        name true domains (for evaluation only: training never reads them)."""
+        grids = write_cluster_sample_grids(self.ema, val, out_dir, step, self.cfg.model.latent_dim, self.device)
+        if val.true_labels is None:
+            return grids, {}
+        pred = cluster_probabilities(self.ema.style_encoder, val).argmax(1)
+        return grids, {"cluster/acc": cluster_accuracy(pred, val.true_labels),
+                       "cluster/nmi": normalized_mutual_info(pred, val.true_labels)}
+
+    def loss_weights(self, step: int) -> LossWeights:
         """Weights of the paper's terms at ``step`` (StarGAN v2's sty, ds and cyc do not exist here: 0)."""
         c = self.cfg.loss
-        return Weights(reg=c.lambda_reg, sty=0.0, ds=0.0, cyc=0.0, tri=c.lambda_tri,
+        return LossWeights(reg=c.lambda_reg, sty=0.0, ds=0.0, cyc=0.0, tri=c.lambda_tri,
                        sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp), cont=c.lambda_cont)
-
-    def _update(self, loss: torch.Tensor, names: list[str]) -> None:
-        params = [p for name in names for p in getattr(self.nets, name).parameters()]
-        for name in names:
-            self.optims[name].zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward(inputs=params)
-        all_reduce_gradients(params, self.dist)
-        for name in names:
-            self.scaler.step(self.optims[name])
-        self.scaler.update()
 
     def _reduce(self, t: torch.Tensor) -> torch.Tensor:
         return all_reduce_mean(t, self.dist)
 
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         """Run iteration ``step`` on ``{"x", "x_aug", "x_ref"}``; return detached loss terms (no host sync)."""
-        t, w = self.cfg.tunit, self.weights(step)
+        t, w = self.cfg.tunit, self.loss_weights(step)
         set_learning_rates(self.optims, self.cfg.train, step)
         C, C_ema = self.nets.style_encoder, self.ema.style_encoder
         x, x_aug, x_ref = batch["x"], batch["x_aug"], batch["x_ref"]
@@ -122,7 +132,8 @@ class TunitTrainer:
         l_moco = losses.contrastive_loss(q, key, self.queue, t.temperature)
         l_iic = losses.iic_loss(probs[:n], probs[n:])
         gan = step >= t.separated
-        self._update((t.guide_scale if gan else 1.0) * (l_moco + t.w_iic * l_iic), ["style_encoder"])
+        self.update([((t.guide_scale if gan else 1.0) * (l_moco + t.w_iic * l_iic), ["style_encoder"])],
+                    ["style_encoder"])
         out.update({"C/moco": l_moco.detach(), "C/iic": l_iic.detach()})
         if gan:
             out.update(self._gan_steps(x, x_ref, w, step))
@@ -134,7 +145,7 @@ class TunitTrainer:
         update_ema(self.nets.mapping_network, self.ema.mapping_network)
         return out
 
-    def _gan_steps(self, x: torch.Tensor, x_ref: torch.Tensor, w: Weights, step: int) -> dict[str, torch.Tensor]:
+    def _gan_steps(self, x: torch.Tensor, x_ref: torch.Tensor, w: LossWeights, step: int) -> dict[str, torch.Tensor]:
         """Steps 2 and 3 (D, then G with C) and G's EMA; returns their loss terms."""
         nets, t, n, out = self.nets, self.cfg.tunit, x.size(0), {}
         C, G, D, C_ema = nets.style_encoder, nets.generator, nets.discriminator, self.ema.style_encoder
@@ -159,7 +170,7 @@ class TunitTrainer:
             loss_reg = losses.r1_penalty(d_real, x_real) if w.reg > 0 else d_real.new_zeros(())
         with self.autocast():
             loss_fake = losses.hinge_loss(D(x_fake.detach(), y_ref).float(), "fake")
-        self._update(loss_real + loss_fake + w.reg * loss_reg, ["discriminator"])
+        self.update([(loss_real + loss_fake + w.reg * loss_reg, ["discriminator"])], ["discriminator"])
         D.requires_grad_(False)
         out.update({"D/real": loss_real.detach(), "D/fake": loss_fake.detach(), "D/reg": loss_reg.detach()})
 
@@ -182,7 +193,7 @@ class TunitTrainer:
         if w.cont > 0 and self.lpips is not None:
             l_cont = losses.content_loss(self.lpips, x.float(), x_fake)
         loss = l_adv + t.w_rec * l_rec + t.w_vec * l_vec + w.tri * l_tri + w.sr * l_sr + w.cont * l_cont
-        self._update(loss, ["generator", "style_encoder"])
+        self.update([(loss, ["generator", "style_encoder"])], ["generator", "style_encoder"])
         out.update({f"G/{k}": v.detach() for k, v in
                     dict(adv=l_adv, rec=l_rec, vec=l_vec, tri=l_tri, sr=l_sr, cont=l_cont).items()})
 
@@ -190,14 +201,10 @@ class TunitTrainer:
         return out
 
     def state_dict(self) -> dict:
-        """Optimiser, grad-scaler states and the MoCo queue (the weights are saved separately as safetensors)."""
-        return {"optimizers": {k: o.state_dict() for k, o in self.optims.items()}, "scaler": self.scaler.state_dict(),
-                "queue": self.queue.detach().cpu()}
+        """Optimiser and grad-scaler states and the MoCo queue (the weights are saved separately as safetensors)."""
+        return {**super().state_dict(), "queue": self.queue.detach().cpu()}
 
     def load_state_dict(self, state: dict) -> None:
-        for name, opt in self.optims.items():
-            opt.load_state_dict(state["optimizers"][name])
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+        super().load_state_dict(state)
         self.queue = state["queue"].to(self.device)
 

@@ -16,18 +16,19 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from i2i.config import load_config
-from i2i.data.dataset import scan_split
-from i2i.data.images import to_uint8
-from i2i.inference import Translator, prepare_image
-from i2i.media import grid_image
-from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
-from i2i.rundir import latest_checkpoint, write_json, write_text
+from i2i.evaluation.evaluate import EvalSettings, evaluate
+from i2i.evaluation.glyphs import is_glyph_data
+from i2i.evaluation.metrics import columns
+from i2i.evaluation.perceptual import LPIPSDistance
+from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 
-from .evaluate import EvalSettings, evaluate
-from .perceptual import LPIPSDistance
-from .ps import perceptual_smoothness, sequence_distances
-from .metrics import columns
+from ..config import load_config
+from ..data.dataset import scan_split
+from ..data.images import to_uint8
+from ..inference import Translator, prepare_image
+from ..media import grid_image
+from ..pretrained import RANDOM_WEIGHTS, build_lpips
+from ..rundir import exclusive_writer, latest_checkpoint, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,19 @@ VARIANTS = {
     "tri_sr": ("A + L_SR, L_tri", ["loss.lambda_cont=0"]),
     "full": ("A + L_SR, L_tri, L_cont (ours)", []),
 }
-TABLE_KEYS = ("ps_inter", "ps_intra", "fid", "lpips", "content_iou", "domain_acc")
+TABLE_KEYS = ("ps_inter", "ps_intra", "ps_pixel_inter", "ps_pixel_intra", "fid", "lpips", "content_iou", "domain_acc",
+              "style_acc", "char_acc", "gt_ref_iou", "gt_ref_iou_source", "gt_nearest_iou", "gt_nearest_iou_source",
+              "path_char_acc", "path_style_monotone", "path_style_midpoint", "path_style_width")
 ABLATION_METRICS = ("fid", "lpips", "ps", "content", "domain_acc")
+# glyph data (i2i make-glyphs): PS with both distances beside the ground-truth metrics; FID and LPIPS diversity
+# say little about black-and-white glyphs at 32 px
+GLYPH_ABLATION_METRICS = ("ps", "ps_pixel", "style_acc", "char_acc", "glyph_reference", "glyph_latent", "glyph_path")
+GLYPH_PATHS = (("regular", "bold"), ("regular", "italic"))  # the interpolations the glyph figure shows
+
+
+def default_metrics(data: str) -> tuple[str, ...]:
+    """The metrics of the ablation table for a data root: the glyph set on glyph data, the paper's otherwise."""
+    return GLYPH_ABLATION_METRICS if is_glyph_data(data) else ABLATION_METRICS
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -52,10 +64,17 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 def run_variant(name: str, seed: int, config: str, overrides: list[str], out: Path, eval_settings: EvalSettings,
                 progress: bool = True) -> dict:
-    """Train (or resume, or skip) one variant at one seed, then evaluate it; return its eval report."""
-    from i2i.training import train  # training stays out of evaluation's import graph until a run is needed
-
+    """Train (or resume, or skip) one variant at one seed, then evaluate it; return its eval report. Training stays
+    out of evaluation's import graph until a run is needed."""
     run_dir = out / name / f"seed{seed}"
+    with exclusive_writer(run_dir, "i2i ablate"):
+        return _run_variant(name, seed, config, overrides, run_dir, eval_settings, progress)
+
+
+def _run_variant(name: str, seed: int, config: str, overrides: list[str], run_dir: Path,
+                 eval_settings: EvalSettings, progress: bool) -> dict:
+    from ..training import train
+
     report_path = run_dir / "eval.json"
     cfg = load_config(config, [*overrides, *VARIANTS[name][1]])
     cfg.train.seed += seed
@@ -107,31 +126,40 @@ def table_markdown(summary: dict, random_weights: bool, seeds: int, labels: dict
     return "\n".join(lines)
 
 
+def strip_paths(domains: list[str]) -> list[tuple[int, int]]:
+    """The (from, to) domain labels the strip interpolates: regular -> bold and regular -> italic where the data
+    has those domains (glyphs), else the first domain to the second."""
+    if all(name in domains for pair in GLYPH_PATHS for name in pair):
+        return [(domains.index(a), domains.index(b)) for a, b in GLYPH_PATHS]
+    return [(0, 1 % len(domains))]
+
+
 @torch.inference_mode()
 def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 10, seed: int = 0,
                      random_weights: bool = False, labels: dict[str, str] | None = None) -> Path:
-    """One PNG, one row per variant: the same source (the first validation image of the first domain) from
-    the same latent ``z_0`` in its own domain to ``z_1`` in the next domain, mapped through each variant's
-    own mapping network, with the row's Perceptual Smoothness written beside it."""
+    """One PNG, one row per variant and path (:func:`strip_paths`): the same source (the first validation image
+    of the path's first domain) from the same latent ``z_0`` in that domain to ``z_1`` in the other, mapped
+    through each variant's own mapping network, with the row's Perceptual Smoothness written beside it."""
     labels = labels or row_labels(list(runs))
     net, provenance = build_lpips(random_weights, allow_random_fallback=False)
     distance = LPIPSDistance(net, "lpips")
-    source = scan_split(data, "val")[1][0][0]  # first image of the first domain, without decoding the split
+    domains, files = scan_split(data, "val")  # file names only: nothing decoded
     rows, texts = [], []
     for name, run_dir in runs.items():
         t = Translator.load(run_dir, "cpu")
-        x = prepare_image(source, t.img_size)[None]
         z = torch.randn(2, t.cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed))
-        s = t.nets.mapping_network(z, torch.tensor([0, 1 % t.num_domains]))
-        frames = t.decode_interpolation(x, s[:1], s[1:], torch.linspace(0, 1, steps)).clamp(-1, 1)
-        ps = perceptual_smoothness(*sequence_distances(distance, frames)).ps.item()
-        rows.append(frames[0])
-        texts.append(f"{labels[name]}  PS {ps:.3f}" + (f" [{RANDOM_WEIGHTS}]" if provenance == RANDOM_WEIGHTS
-                                                              else ""))
+        for first, last in strip_paths(domains):
+            x = prepare_image(files[first][0], t.img_size)[None]
+            s = t.nets.mapping_network(z, torch.tensor([first, last]))
+            frames = t.decode_interpolation(x, s[:1], s[1:], torch.linspace(0, 1, steps)).clamp(-1, 1)
+            ps = perceptual_smoothness(*sequence_distances(distance, frames)).ps.item()
+            rows.append(frames[0])
+            texts.append(f"{labels[name]}  {domains[first]} -> {domains[last]}  PS {ps:.3f}"
+                         + (f" [{RANDOM_WEIGHTS}]" if provenance == RANDOM_WEIGHTS else ""))
     scale = max(1, 64 // rows[0].size(-1))
     img = Image.fromarray(grid_image(to_uint8(torch.cat(rows)), ncol=steps))
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    row_h, text_w = img.height // len(rows), 300
+    row_h, text_w = img.height // len(rows), 420
     canvas = Image.new("RGB", (img.width + text_w, img.height), "white")
     canvas.paste(img, (text_w, 0))
     draw = ImageDraw.Draw(canvas)
@@ -151,6 +179,14 @@ def ablate(config: str, out: str | Path, variants: list[str], seeds: int, overri
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
     out = Path(out)
+    with exclusive_writer(out, "i2i ablate"):
+        return _ablate(config, out, variants, seeds, overrides, eval_settings, progress)
+
+
+def _ablate(config: str, out: Path, variants: list[str], seeds: int, overrides: list[str],
+            eval_settings: EvalSettings, progress: bool) -> dict:
+    if not eval_settings.metrics:
+        eval_settings = replace(eval_settings, metrics=default_metrics(load_config(config, overrides).data.root))
     reports = {name: [run_variant(name, k, config, overrides, out, eval_settings, progress) for k in range(seeds)]
                for name in variants}
     summary = summarise(reports)

@@ -21,10 +21,10 @@ from typing import Callable
 
 import torch
 
-from i2i.colour import chroma_angle, recolour_to
-from i2i.data.dataset import DomainImages
-from i2i.data.images import to_float
-from i2i.models.encoders import Discriminator
+from ..colour import chroma_angle, recolour_to
+from ..data.dataset import DomainImages
+from ..data.images import to_float
+from ..models.encoders import Discriminator
 
 SETS = ("real", "real_rehued", "other_recoloured", "translations")
 TITLES = ("p(real): real", "real, re-hued", "other domains, recoloured", "their translations")
