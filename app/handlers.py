@@ -62,10 +62,14 @@ class DemoHandlers:
         ``"pretrained"`` or ``"random-weights"``; shown next to every PS score.
     out_dir : Path
         The only folder the app writes to (GIF, MP4 and strip of each request, example images).
+    batcher : DecodeBatcher, optional
+        Decodes the frames of concurrent interpolations together; without it each request decodes alone.
     """
 
-    def __init__(self, translator: Translator, distance: LPIPSDistance, lpips_weights: str, out_dir: Path):
+    def __init__(self, translator: Translator, distance: LPIPSDistance, lpips_weights: str, out_dir: Path,
+                 batcher=None):
         self.translator, self.distance, self.lpips_weights = translator, distance, lpips_weights
+        self.batcher = batcher
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.upscale = max(1, 256 // translator.img_size)  # frames are shown enlarged to >= 256 px
@@ -130,7 +134,11 @@ class DemoHandlers:
         image = self.source_image(source, align_faces=bool(align_faces))
         start = self.style_spec("start", start_kind, start_domain, start_seed, start_reference)
         end = self.style_spec("end", end_kind, end_domain, end_seed, end_reference)
-        frames, _ = self.translator.interpolate(image, start, end, steps, method)
+        styles = self.translator.interpolation_styles(start, end, steps, method)
+        if self.batcher is not None:
+            frames = to_uint8(self.batcher.decode(image, styles))
+        else:
+            frames = to_uint8(self.translator.decode_many(image[None], styles[None])[0])
         folder = self.new_result_folder()
         gif = save_frames(frames, folder / "interpolation.gif", fps=10, upscale=self.upscale)
         mp4 = save_frames(frames, folder / "interpolation.mp4", fps=10, upscale=self.upscale)

@@ -14,10 +14,13 @@ from i2i.data.images import IMG_EXTENSIONS
 from i2i.inference import Translator, resolve_checkpoint
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
+from .batching import DecodeBatcher
 from .handlers import DemoHandlers
 from .uploads import MAX_UPLOAD_BYTES
 
 log = logging.getLogger(__name__)
+
+CONCURRENT_REQUESTS = 16  # requests served at once with batching (the rest wait in Gradio's queue, 64 at most)
 
 
 def find_examples(data_root: str | Path | None, domains: list[str], per_domain: int = 2) -> list[Path]:
@@ -85,9 +88,9 @@ def stop_on_signals() -> None:
 
 def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path | None = None,
                data: str | Path | None = None, weights_dir: str | None = None, random_weights: bool = False,
-               compare: str | Path | None = None):
+               compare: str | Path | None = None, batch: bool = True):
     """Load everything the app needs once (a second model for the Compare tab with ``compare``) and return
-    ``(blocks, out_dir)``."""
+    ``(blocks, out_dir)``; ``batch``: concurrent interpolations are decoded together (:class:`DecodeBatcher`)."""
     from .compare import CompareHandlers
     from .ui import build_app
 
@@ -100,7 +103,8 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
         out_dir = Path(tempfile.mkdtemp(prefix="i2i-app-"))
         atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
         stop_on_signals()
-    handlers = DemoHandlers(translator, distance, lpips_weights, out_dir)
+    handlers = DemoHandlers(translator, distance, lpips_weights, out_dir,
+                            DecodeBatcher(translator) if batch else None)
     comparer = None
     if compare:
         names = (resolve_checkpoint(checkpoint)[0].name, resolve_checkpoint(compare)[0].name)
@@ -126,11 +130,14 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
     return build_app(handlers, examples, header, comparer, thumbs), out_dir
 
 
-def launch(checkpoint: str | Path, host: str = "127.0.0.1", port: int | None = None, block: bool = True, **kwargs):
-    """Build the demo, queue its requests (one model call at a time) and serve it; returns the Blocks."""
+def launch(checkpoint: str | Path, host: str = "127.0.0.1", port: int | None = None, block: bool = True,
+           batch: bool = True, **kwargs):
+    """Build the demo, queue its requests and serve it; returns the Blocks. With ``batch`` up to
+    ``CONCURRENT_REQUESTS`` requests run at once (their frames decoded together, their files written in parallel);
+    without it one at a time."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
-    demo, out_dir = build_demo(checkpoint, **kwargs)
-    demo.queue(default_concurrency_limit=1, max_size=32)
+    demo, out_dir = build_demo(checkpoint, batch=batch, **kwargs)
+    demo.queue(default_concurrency_limit=CONCURRENT_REQUESTS if batch else 1, max_size=64)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, allowed_paths=[str(out_dir)],
                 max_file_size=MAX_UPLOAD_BYTES, ssr_mode=False, show_error=False, quiet=True)
     print(f"i2i app serving {checkpoint} at {demo.local_url} (outputs in {out_dir}; Ctrl+C to stop)", flush=True)

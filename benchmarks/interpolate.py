@@ -1,5 +1,10 @@
-"""Latency of one 20-frame interpolation (Translator.interpolate: encode once, batched decode) versus
-frame by frame (one full generator call per frame), on the current device.
+"""Latency of one 20-frame interpolation per inference backend, side by side, with each one's share of the measured
+convolution peak and its largest difference from eager PyTorch.
+
+Rows: ``eager`` (Translator.interpolate: encode once, batched decode), ``frame-by-frame`` (one generator call per
+frame, the naive way), ``channels_last`` (NHWC tensors), ``compile`` (torch.compile of the decoder; CPU inductor or
+CUDA), ``onnxruntime`` (the ``i2i export`` networks in ONNX Runtime, as many threads as torch). FLOPs of one
+interpolation come from torch's FLOP formulas (convolutions and matrix products).
 
 Networks are randomly initialised with StarGAN v2's widths (latency does not depend on the weights).
 Example: python benchmarks/interpolate.py --sizes 64 256 --repeats 3
@@ -7,56 +12,123 @@ Example: python benchmarks/interpolate.py --sizes 64 256 --repeats 3
 from __future__ import annotations
 
 import argparse
+import statistics
+import tempfile
 import time
+import warnings
+from pathlib import Path
 
 import torch
 
 from i2i.config import Config, ModelConfig
-from i2i.data.images import to_uint8
-from i2i.inference import StyleSpec, Translator, lerp_styles
+from i2i.inference import Translator, lerp_styles
 from i2i.models import build_networks
+from machine import FlopCount, conv_peak_gflops
+
+BACKENDS = ("eager", "frame-by-frame", "channels_last", "compile", "onnxruntime")
 
 
-def frame_by_frame(translator: Translator, image: torch.Tensor, start: StyleSpec, end: StyleSpec, steps: int):
-    styles = lerp_styles(translator.style(start)[None], translator.style(end)[None], torch.linspace(0, 1, steps))[0]
+def make_runners(translator: Translator, image: torch.Tensor, styles: torch.Tensor, backends: list[str]) -> dict:
+    """``backend -> fn()`` returning the frames (F, 3, S, S) of the same interpolation."""
+    g = translator.nets.generator
     x = image[None].to(translator.device)
-    return torch.stack([to_uint8(translator.nets.generator(x, s[None]))[0] for s in styles])
+    runners = {}
+    if "eager" in backends:
+        runners["eager"] = lambda: translator.decode_many(x, styles[None])[0]
+    if "frame-by-frame" in backends:
+        runners["frame-by-frame"] = lambda: torch.cat([g(x, s[None]) for s in styles])
+    if "channels_last" in backends:
+        def nhwc():
+            g.to(memory_format=torch.channels_last)
+            try:
+                return g.decode_many(x.contiguous(memory_format=torch.channels_last), styles[None])[0]
+            finally:
+                g.to(memory_format=torch.contiguous_format)
+        runners["channels_last"] = nhwc
+    if "compile" in backends:
+        compiled = torch.compile(g.decode_content)
+        runners["compile"] = lambda: compiled(g.encode_content(x)[0].expand(len(styles), -1, -1, -1), styles)
+    if "onnxruntime" in backends:
+        runners["onnxruntime"] = onnx_runner(translator, x, styles)
+    return runners
+
+
+def onnx_runner(translator: Translator, x: torch.Tensor, styles: torch.Tensor):
+    """The interpolation through the exported encoder and decoder in ONNX Runtime (CPU)."""
+    import onnxruntime as ort
+
+    from i2i.export import GeneratorDecoder, GeneratorEncoder, OPSET
+
+    folder = Path(tempfile.mkdtemp(prefix="i2i-ort-"))
+    g = translator.nets.generator.cpu()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        content = GeneratorEncoder(g)(x.cpu())
+        torch.onnx.export(GeneratorEncoder(g), (x.cpu(),), str(folder / "enc.onnx"), dynamo=False,
+                          opset_version=OPSET, input_names=["image"], output_names=["content"],
+                          dynamic_axes={"image": {0: "n"}, "content": {0: "n"}})
+        torch.onnx.export(GeneratorDecoder(g), (content, styles.cpu()), str(folder / "dec.onnx"), dynamo=False,
+                          opset_version=OPSET, input_names=["content", "style"], output_names=["image"],
+                          dynamic_axes={"content": {0: "n"}, "style": {0: "n"}, "image": {0: "n"}})
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    enc = ort.InferenceSession(str(folder / "enc.onnx"), options, providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(str(folder / "dec.onnx"), options, providers=["CPUExecutionProvider"])
+    image, s = x.cpu().numpy(), styles.cpu().numpy()
+
+    def run():
+        h = enc.run(None, {"image": image})[0]
+        return torch.from_numpy(dec.run(None, {"content": h.repeat(len(s), 0), "style": s})[0])
+    return run
+
+
+def median_seconds(fn, repeats: int, sync) -> float:
+    fn()  # warm-up (and compilation)
+    times = []
+    for _ in range(repeats):
+        sync()
+        tic = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (median reported)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per backend (median reported)")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
+    backends = [b for b in args.backends.split(",") if b != "onnxruntime" or device.type == "cpu"]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    print(f"device={device} threads={torch.get_num_threads()} frames={args.steps} (median of {args.repeats})")
-    print("| size | batched s | frame-by-frame s | speed-up |")
-    print("|---:|---:|---:|---:|")
+    peak = conv_peak_gflops(device)
+    print(f"device={device} threads={torch.get_num_threads()} frames={args.steps} (median of {args.repeats}); "
+          f"measured convolution peak {peak:.0f} GFLOP/s (3x3, 512 channels, 32 x 32, batch 8)")
+    print("| size | backend | s | vs eager | GFLOP/s | share of conv peak | max abs diff vs eager |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
     for size in args.sizes:
         cfg = Config(model=ModelConfig(img_size=size))
         torch.manual_seed(0)
         translator = Translator(build_networks(cfg.model, 2, discriminator=False), cfg, ["a", "b"], device)
         image = torch.rand(3, size, size) * 2 - 1
-        start, end = StyleSpec("a", seed=1), StyleSpec("b", seed=2)
-        variants = {"batched": lambda: translator.interpolate(image, start, end, args.steps)[0],
-                    "frame-by-frame": lambda: frame_by_frame(translator, image, start, end, args.steps)}
-        medians = {}
-        with torch.inference_mode():
-            for name, fn in variants.items():
-                fn()  # warm-up
-                times = []
-                for _ in range(args.repeats):
-                    sync()
-                    tic = time.perf_counter()
-                    fn()
-                    sync()
-                    times.append(time.perf_counter() - tic)
-                medians[name] = sorted(times)[len(times) // 2]
-        print(f"| {size} | {medians['batched']:.3f} | {medians['frame-by-frame']:.3f} | "
-              f"{medians['frame-by-frame'] / medians['batched']:.2f}x |")
+        s = translator.latent_styles(torch.tensor([0, 1]), torch.Generator().manual_seed(1))
+        styles = lerp_styles(s[:1], s[1:], torch.linspace(0, 1, args.steps))[0].to(device)
+        with torch.no_grad():
+            runners = make_runners(translator, image, styles, backends)
+            reference = runners["eager"]()
+            with FlopCount() as counter:  # the generator itself: Translator's inference_mode hides ops from the counter
+                translator.nets.generator.decode_many(image[None].to(device), styles[None])
+            gflop = counter.total / 1e9
+            seconds = {name: median_seconds(fn, args.repeats, sync) for name, fn in runners.items()}
+            for name, fn in runners.items():
+                diff = (fn().to(reference) - reference).abs().max().item()
+                rate = gflop / seconds[name]
+                print(f"| {size} | {name} | {seconds[name]:.3f} | {seconds['eager'] / seconds[name]:.2f}x | "
+                      f"{rate:.0f} | {100 * rate / peak:.0f}% | {diff:.1e} |")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
 from tqdm import tqdm
 
 from i2i import losses
@@ -26,6 +24,7 @@ from i2i.device import resolve_device
 from i2i.training import Trainer
 from i2i.training.ema import update_ema
 from i2i.training.step import target_code
+from machine import FlopCount, matmul_peak_gflops
 
 
 def synthetic_batch(batch: int, img_size: int, latent_dim: int, num_domains: int, device) -> dict:
@@ -127,24 +126,6 @@ def measure(rows: list[Row], warmup: int, iters: int) -> None:
             row.run(timed=True)
 
 
-class FlopCount(TorchDispatchMode):
-    """Sum of the FLOPs of every aten op with a formula in ``torch.utils.flop_counter`` (convolutions and matrix
-    products, forward and backward). FlopCounterMode itself cannot be used: its module hooks break R1's
-    ``autograd.grad`` on a leaf input."""
-
-    def __init__(self):
-        super().__init__()
-        self.total = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        formula = flop_registry.get(func._overloadpacket)
-        if formula is not None:
-            self.total += formula(*args, **kwargs, out_val=out)
-        return out
-
-
 def print_profile(step_fn, batch: dict, step: int, sec: float, cuda: bool, top: int = 12) -> None:
     """Top operators of one iteration (torch.profiler, self time) and the GFLOP/s the timed iterations reached
     (FLOPs of one iteration from ``torch.utils.flop_counter``, forward, backward and R1's double backward)."""
@@ -161,21 +142,6 @@ def print_profile(step_fn, batch: dict, step: int, sec: float, cuda: bool, top: 
     achieved, peak = flops / sec / 1e9, matmul_peak_gflops(batch["x_src"].device)
     print(f"{flops / 1e9:.1f} GFLOP per iteration, {achieved:.1f} GFLOP/s achieved, {100 * achieved / peak:.0f}% of "
           f"this machine's float32 matmul rate ({peak:.0f} GFLOP/s, torch.mm 4096x4608 @ 4608x512)")
-
-
-def matmul_peak_gflops(device, reps: int = 5) -> float:
-    """Float32 GFLOP/s of one large ``torch.mm`` (the GEMM shape of a 512-channel 3x3 convolution at 32 px, batch 8):
-    the ceiling a convolution-bound training step can reach on this device."""
-    a, b = torch.randn(4096, 4608, device=device), torch.randn(4608, 512, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    best = float("inf")
-    for _ in range(reps):
-        sync()
-        tic = time.perf_counter()
-        a @ b
-        sync()
-        best = min(best, time.perf_counter() - tic)
-    return 2 * 4096 * 4608 * 512 / best / 1e9
 
 
 LOSSES = {"config": [], "stargan-v2": ["loss.lambda_tri=0", "loss.lambda_sr=0", "loss.lambda_cont=0",

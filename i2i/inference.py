@@ -206,6 +206,15 @@ class Translator:
         masks = self.fan.face_masks(sources) if self.fan is not None else None
         return self.nets.generator.decode_many(sources, styles.to(self.device), masks, self.decode_batch)
 
+    @torch.inference_mode()
+    def decode_rows(self, sources: torch.Tensor, styles: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+        """Sources (N, 3, S, S) under styles (R, D), row r translating source ``owners[r]``: (R, 3, S, S) in [-1, 1]
+        (several requests with different numbers of styles, decoded together)."""
+        sources = sources.to(self.device)
+        masks = self.fan.face_masks(sources) if self.fan is not None else None
+        return self.nets.generator.decode_rows(sources, styles.to(self.device), owners.to(self.device), masks,
+                                               self.decode_batch)
+
     def decode_interpolation(self, sources: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor,
                              alphas: torch.Tensor, method: str = "lerp") -> torch.Tensor:
         """Frames ``G(x, interp(s0, s1, alpha))`` for every alpha: (N, 3, S, S), (N, D), (N, D), (F,) ->
@@ -280,10 +289,14 @@ class Translator:
                     method: str = "lerp") -> tuple[torch.Tensor, torch.Tensor]:
         """Frames uint8 (steps, 3, S, S) from ``start`` to ``end`` (both included) and the style codes used
         (steps, D); intra-domain when both ends share a domain, inter-domain otherwise. One batched decode."""
+        styles = self.interpolation_styles(start, end, steps, method)
+        x = prepare_image(image, self.img_size, start.center_crop)[None]
+        return to_uint8(self.decode_many(x, styles[None])[0]), styles
+
+    def interpolation_styles(self, start: "StyleSpec", end: "StyleSpec", steps: int = 20,
+                             method: str = "lerp") -> torch.Tensor:
+        """The style codes (steps, D) of an interpolation from ``start`` to ``end``, both included."""
         check_steps(steps)
         if method not in INTERPOLATIONS:
             raise ValueError(f"unknown interpolation {method!r}: choose one of {', '.join(INTERPOLATIONS)}")
-        x = prepare_image(image, self.img_size, start.center_crop)[None]
-        alphas = torch.linspace(0, 1, steps)
-        styles = INTERPOLATIONS[method](self.style(start)[None], self.style(end)[None], alphas)
-        return to_uint8(self.decode_many(x, styles)[0]), styles[0]
+        return INTERPOLATIONS[method](self.style(start)[None], self.style(end)[None], torch.linspace(0, 1, steps))[0]

@@ -45,6 +45,19 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
+def save_gif(frames: torch.Tensor, path: Path, fps: float, upscale: int) -> None:
+    """A looping GIF bouncing back and forth: one palette for all frames (median cut once, on the frames at their
+    own size), each frame mapped to it without dithering, then enlarged nearest-neighbour in palette mode; far
+    cheaper than quantising every enlarged frame anew."""
+    array = frames.permute(0, 2, 3, 1).cpu().numpy()
+    palette = Image.fromarray(np.concatenate(list(array), axis=1)).quantize(256)
+    small = [Image.fromarray(a).quantize(palette=palette, dither=Image.Dither.NONE) for a in array]
+    h, w = array.shape[1:3]
+    images = [im.resize((w * upscale, h * upscale), Image.NEAREST) for im in small] if upscale > 1 else small
+    sequence = images + images[-2:0:-1] if len(images) > 2 else images
+    sequence[0].save(path, save_all=True, append_images=sequence[1:], duration=round(1000 / fps), loop=0)
+
+
 def save_frames(frames: torch.Tensor, path: str | Path, fps: float = 10.0, upscale: int = 1,
                 ncol: int | None = None) -> Path:
     """Write uint8 frames (F, 3, H, W) as a strip (``.png``; ``ncol`` frames per row, all in one row by default),
@@ -54,17 +67,15 @@ def save_frames(frames: torch.Tensor, path: str | Path, fps: float = 10.0, upsca
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"unsupported output {path.name}: use one of {', '.join(FORMATS)}")
-    frames = upscale_frames(frames, upscale)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".gif":
+        save_gif(frames, path, fps, upscale)
+        return path
+    frames = upscale_frames(frames, upscale)
     if suffix == ".png":
         Image.fromarray(grid_image(frames, ncol)).save(path)
         return path
     array = frames.permute(0, 2, 3, 1).cpu().numpy()
-    if suffix == ".gif":
-        sequence = np.concatenate([array, array[-2:0:-1]]) if len(array) > 2 else array
-        images = [Image.fromarray(a) for a in sequence]
-        images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
-        return path
     import imageio.v2 as imageio
 
     with imageio.get_writer(path, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1,

@@ -11,7 +11,6 @@ from i2i.cli import main
 
 from conftest import TINY
 
-pytestmark = pytest.mark.slow  # trains and evaluates every variant
 
 
 def test_mean_std_by_hand():
@@ -39,6 +38,7 @@ def test_variants_switch_exactly_the_smoothing_terms():
                        "tri_sr": (True, True, False), "full": (True, True, True)}
 
 
+@pytest.mark.slow  # trains and evaluates every variant
 def test_ablate_end_to_end_and_resume(synthetic_root, tmp_path, monkeypatch):
     out = tmp_path / "ablate"
     argv = ["ablate", "--config", "configs/synthetic.yaml", "--out", str(out), "--variants", "baseline,full",

@@ -150,7 +150,7 @@ def test_interpolate_handler_input_errors(handlers, source_file, tmp_path):
              ({10: "cubic"}, ValueError, "interpolation must be one of lerp, slerp"),
              ({5: "reference"}, UploadError, "end style: 'reference' is selected but no reference image"),
              ({2: "cats"}, ValueError, "unknown domain 'cats': this model has checks, dots, stripes"),
-             ({3: -2}, ValueError, "start style: the seed must be a non-negative integer"),
+             ({3: -2}, ValueError, "start style: the seed must be a whole number from 0 to 2147483647"),
              ({0: None}, UploadError, "no source image")]
     for change, error, message in cases:
         bad = list(args)
@@ -360,3 +360,34 @@ def test_translate_aligns_the_face_when_asked(handlers, tmp_path):
     assert plain.shape == aligned.shape and not np.array_equal(plain, aligned)  # the source cell differs: cropped
     with pytest.raises(ValueError, match="no face found"):
         handlers.translate(str(wall), ["dots"], "0", None, True)
+
+
+def test_concurrent_requests_are_decoded_together_with_the_same_frames(tiny_run):
+    """Eight threads ask for frames at once: each gets exactly what a lone decode gives, in fewer generator calls
+    than requests; a failing batch raises in its requests and the batcher keeps serving."""
+    import threading
+
+    from i2i.app.batching import DecodeBatcher
+
+    translator = Translator.load(tiny_run, "cpu")
+    batcher = DecodeBatcher(translator, max_wait_s=0.2)
+    g = torch.Generator().manual_seed(0)
+    sources = torch.rand(8, 3, 32, 32, generator=g) * 2 - 1
+    styles = [translator.latent_styles(torch.full((k,), k % 3), g) for k in range(2, 10)]  # 2 to 9 frames each
+    results = [None] * 8
+
+    def request(i):
+        results[i] = batcher.decode(sources[i], styles[i])
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(8):
+        alone = translator.decode_many(sources[i][None], styles[i][None])[0]
+        assert results[i].shape == alone.shape and torch.allclose(results[i], alone, atol=1e-5)
+    assert batcher.requests == 8 and batcher.batches < 8
+    with pytest.raises(RuntimeError):
+        batcher.decode(sources[0], torch.zeros(2, 5))  # wrong style size: the generator's error reaches the caller
+    assert batcher.decode(sources[0], styles[0]).shape == (2, 3, 32, 32)  # still serving

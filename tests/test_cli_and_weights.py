@@ -11,7 +11,7 @@ from i2i.pretrained import ALEXNET_FILE, MissingWeightsError, build_lpips
 
 EXPECTED = {"make-synthetic": "--num-train", "train": "--run-dir", "eval": "--metrics", "translate": "--grid",
             "interpolate": "--method", "convert": "--wing", "ablate": "--variants", "app": "--host", "weights": "fetch",
-            "style-map": "--per-domain", "probe-d": "--split"}
+            "style-map": "--per-domain", "probe-d": "--split", "make-glyphs": "--fonts", "export": "--format"}
 
 
 def test_help_lists_every_subcommand():

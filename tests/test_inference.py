@@ -97,6 +97,13 @@ def test_save_frames_formats(tmp_path):
     assert strip.size == (4 * 15 + 5 * 2, 16 + 2 * 2)
     gif = Image.open(save_frames(frames, tmp_path / "a.gif"))
     assert gif.n_frames == 6 and gif.info["loop"] == 0  # there and back, looping
+    few = torch.tensor([[0, 0, 0], [255, 0, 0], [0, 255, 0]], dtype=torch.uint8)  # frames of three solid colours
+    solid = few[:, :, None, None].expand(3, 3, 4, 5).contiguous()
+    big = Image.open(save_frames(solid, tmp_path / "b.gif", upscale=3))
+    assert big.size == (15, 12) and big.n_frames == 4
+    for i, colour in enumerate([(0, 0, 0), (255, 0, 0), (0, 255, 0), (255, 0, 0)]):  # exact colours, back and forth
+        big.seek(i)
+        assert big.convert("RGB").getpixel((7, 5)) == colour
     mp4 = save_frames(frames, tmp_path / "v.mp4").read_bytes()
     assert mp4[4:8] == b"ftyp" and b"avc1" in mp4  # an MP4 container holding H.264
     with pytest.raises(ValueError, match="unsupported output"):

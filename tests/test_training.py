@@ -16,13 +16,13 @@ from i2i.data import DomainImages, TrainBatches
 from i2i.training import CheckpointMismatchError, NonFiniteLossError, Trainer, latest_checkpoint, train
 from i2i.training.checkpoint import load_checkpoint
 
-pytestmark = pytest.mark.slow  # trains tiny models end to end
 
 
 def read_log(run_dir):
     return [json.loads(line) for line in open(run_dir / "log.jsonl")]
 
 
+@pytest.mark.slow  # trains
 def test_train_writes_everything_and_resume_is_exact(tiny_config, tmp_path):
     cfg = tiny_config()
     full = tmp_path / "full"
@@ -61,6 +61,7 @@ def test_train_writes_everything_and_resume_is_exact(tiny_config, tmp_path):
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
 
 
+@pytest.mark.slow  # trains
 def test_resume_with_other_model_shape_is_explained(tiny_config, tmp_path):
     train(tiny_config("train.total_iters=1"), tmp_path / "run", progress=False)
     with pytest.raises(ValueError, match="model.max_conv_dim: saved 16, now 32"):
@@ -71,6 +72,7 @@ def test_resume_with_other_model_shape_is_explained(tiny_config, tmp_path):
         load_checkpoint(latest_checkpoint(tmp_path / "run"), trainer.nets)
 
 
+@pytest.mark.slow  # trains
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path, monkeypatch):
     calls = {"n": 0}
     real_cycle = losses.cycle_loss
@@ -189,6 +191,7 @@ def _load_benchmark():
     return module
 
 
+@pytest.mark.slow  # trains
 def test_shared_latent_fake_gives_the_parameters_of_stargan_v2_order(tiny_config, synthetic_root):
     """Trainer.train_step (latent fake made once, D gradients skipped in G steps, diversity fake decoded without
     graph) and the benchmark's plain StarGAN v2-order step give the same networks after 3 iterations.
@@ -236,6 +239,7 @@ def test_discriminator_learning_rate_defaults_to_lr(tiny_config):
 CONV_BIASES_BEFORE_A_NORM = ("from_rgb.bias", "conv1.bias", "conv2.bias")
 
 
+@pytest.mark.slow  # trains
 def test_channels_last_and_cpu_amp_give_the_same_parameters(tiny_config, synthetic_root, caplog):
     """NHWC is a memory layout, not math: one iteration's losses match NCHW to float rounding, and so do the
     parameters except where Adam's first step (about lr * sign(g)) meets a near-zero gradient whose sign the
@@ -267,6 +271,7 @@ def test_channels_last_and_cpu_amp_give_the_same_parameters(tiny_config, synthet
     assert "mixed precision is used on CUDA only" in caplog.text
 
 
+@pytest.mark.slow  # trains
 def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tiny_config, tmp_path):
     """SIGINT to a running `i2i train`: the iteration finishes, a checkpoint is written, the exit is clean, and
     --resume continues from that step."""

@@ -13,6 +13,8 @@ def add_parser(sub):
     p.add_argument("--out-dir", help="folder for the app's outputs (default: a fresh temporary folder)")
     add_metric_weights(p, "the LPIPS AlexNet weights (for the PS score)")
     p.add_argument("--compare", metavar="RUN_B", help="a second model of the same image size: adds the Compare tab")
+    p.add_argument("--no-batch", action="store_true",
+                   help="serve requests one at a time (default: up to 16 at once, their frames decoded together)")
     return p
 
 
@@ -20,5 +22,6 @@ def run(args) -> int:
     from i2i.app import launch
 
     launch(args.checkpoint, host=args.host, port=args.port, device=args.device, out_dir=args.out_dir,
-           data=args.data, weights_dir=args.weights_dir, random_weights=args.random_weights, compare=args.compare)
+           data=args.data, weights_dir=args.weights_dir, random_weights=args.random_weights, compare=args.compare,
+           batch=not args.no_batch)
     return 0

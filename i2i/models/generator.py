@@ -39,10 +39,10 @@ class Generator(nn.Module):
         Width of the first layer; defaults to StarGAN v2's ``2**14 // img_size``.
     bottleneck_size : int, optional
         Spatial size of the encoder's output; defaults to StarGAN v2's 16 (one downsampling stage per halving
-        from ``img_size``). At small sizes 16 is a weak bottleneck (half the resolution at 32 px, where 256 px
-        has a sixteenth), so the source's texture passes through it; a smaller one makes the decoder draw
-        the texture from the style. ``img_size`` itself means no downsampling stage: the generator works at
-        full resolution (the content's edges keep their pixels; the texture passes through as well).
+        from ``img_size``). At 32 px that is one halving (256 px has four); on the quick start a smaller one
+        (8 or 4) lost the source's shape rather than let the decoder draw a new texture, and ``img_size`` itself
+        (no downsampling stage: full resolution) keeps the content's edges, the texture passing through as well
+        (docs/quickstart_recipe.md).
     warp : bool, optional
         Not in StarGAN v2: decode the content features moved by a style-conditioned smooth warp
         (:class:`~i2i.models.warp.StyleWarp`, starting as the identity), so that a style can change where
@@ -111,15 +111,20 @@ class Generator(nn.Module):
         return self.decode_content(h[rows], s, {size: c[rows] for size, c in cache.items()},
                                    None if masks is None else tuple(m[rows] for m in masks))
 
-    def decode_many(self, x: torch.Tensor, styles: torch.Tensor, masks=None, chunk: int | None = None) -> torch.Tensor:
-        """Every source under each of its styles: (N, 3, S, S), (N, K, D) -> (N, K, 3, S, S). Each source is encoded
-        once; the N * K decodes run in one batch, or in batches of ``chunk``."""
-        n, k = styles.shape[:2]
+    def decode_rows(self, x: torch.Tensor, styles: torch.Tensor, owners: torch.Tensor, masks=None,
+                    chunk: int | None = None) -> torch.Tensor:
+        """Sources (N, 3, S, S) under styles (R, D), row r translating source ``owners[r]``: (R, 3, S, S). Each
+        source is encoded once; the R decodes run in one batch, or in batches of ``chunk``."""
         h, cache = self.encode_content(x, masks)
-        owner, flat = torch.arange(n, device=x.device).repeat_interleave(k), styles.flatten(0, 1)
-        step = chunk or flat.size(0)
-        out = torch.cat([self.decode_sources(h, cache, masks, flat[i:i + step], owner[i:i + step])
-                         for i in range(0, flat.size(0), step)])
+        step = chunk or styles.size(0)
+        return torch.cat([self.decode_sources(h, cache, masks, styles[i:i + step], owners[i:i + step])
+                          for i in range(0, styles.size(0), step)])
+
+    def decode_many(self, x: torch.Tensor, styles: torch.Tensor, masks=None, chunk: int | None = None) -> torch.Tensor:
+        """Every source under each of its styles: (N, 3, S, S), (N, K, D) -> (N, K, 3, S, S) (:meth:`decode_rows`)."""
+        n, k = styles.shape[:2]
+        owners = torch.arange(n, device=x.device).repeat_interleave(k)
+        out = self.decode_rows(x, styles.flatten(0, 1), owners, masks, chunk)
         return out.view(n, k, *out.shape[1:])
 
     def forward(self, x: torch.Tensor, s: torch.Tensor, masks=None) -> torch.Tensor:
