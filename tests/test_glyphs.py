@@ -196,3 +196,20 @@ def test_truth_and_character_labels_follow_the_manifest(glyph_root):
     assert count == 4 and set(labels.tolist()) <= {0, 1, 2, 3}
     half = read_glyph_truth(glyph_root, val.paths, val.domains, 16)
     assert half.coverage.shape[-1] == 16
+
+
+@needs_dejavu
+def test_duplicates_are_dropped_by_their_tables_not_their_names(tmp_path):
+    """Two copies of one font count once; a bold italic whose name table calls it "Oblique" (as Caladea's does)
+    is still a face of its own, not a duplicate of the real oblique."""
+    from fontTools.ttLib import TTFont
+
+    for copy in ("a", "b"):
+        (tmp_path / copy).mkdir()
+        for name in ("DejaVuSans.ttf", "DejaVuSans-Oblique.ttf"):
+            (tmp_path / copy / name).write_bytes((DEJAVU[0] / name).read_bytes())
+    misnamed = TTFont(str(DEJAVU[0] / "DejaVuSans-BoldOblique.ttf"))
+    misnamed["name"].setName("Oblique", 2, 3, 1, 0x409)
+    misnamed.save(str(tmp_path / "a" / "0-misnamed.ttf"))
+    faces = find_typefaces([tmp_path / "a", tmp_path / "b"])
+    assert sorted(f.style for f in faces) == ["bold_italic", "italic", "regular"]

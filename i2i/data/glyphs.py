@@ -112,8 +112,8 @@ def default_font_dirs() -> list[Path]:
 
 def find_typefaces(sources: list[str | Path] | None = None) -> list[Typeface]:
     """Every face of the font files given (files or folders, searched recursively); by default the DejaVu
-    families of :func:`default_font_dirs`. A face whose family and subfamily an earlier file already gave is
-    a duplicate (e.g. Debian's and matplotlib's copies of one font) and is left out."""
+    families of :func:`default_font_dirs`. A face whose family, weight and slant an earlier file already gave is
+    a duplicate (Debian's and matplotlib's copies of one font, a family shipped as .otf and .ttf) and is left out."""
     default = not sources
     paths: list[Path] = []
     for source in sources or default_font_dirs():
@@ -131,7 +131,7 @@ def find_typefaces(sources: list[str | Path] | None = None) -> list[Typeface]:
     faces, seen = [], set()
     for path in paths:
         for face in read_typefaces(path):
-            key = (face.family, face.subfamily)
+            key = (face.family, face.weight, face.italic)  # from the tables: some fonts misname their subfamily
             if key in seen or (default and not face.family.startswith("DejaVu")):
                 continue
             seen.add(key)
