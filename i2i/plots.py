@@ -34,5 +34,8 @@ def line_chart(series: dict[str, list[float]], title: str, xlabel: str, size: tu
             draw.line(points, fill=colour, width=2)
         for x, y in points:
             draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)
-        draw.text((width - right - 220, top + 4 + 14 * k), f"- {name}", fill=colour)
+    for k, name in enumerate(series):  # the legend last, on white, so no line hides it
+        legend = (width - right - 220, top + 4 + 14 * k)
+        draw.rectangle((legend[0] - 2, legend[1] - 1, width - right, legend[1] + 12), fill="white")
+        draw.text(legend, f"- {name}", fill=PALETTE[k % len(PALETTE)])
     return img

@@ -93,7 +93,8 @@ def test_bad_settings_and_missing_weights_give_clear_errors(tiny_run, synthetic_
     with pytest.raises(ValueError, match="unknown task.*choose from dots2checks"):
         select_tasks(["checks", "dots"], ("cat2dog",))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
-    code = main(["eval", "--checkpoint", str(tiny_run), "--data", str(synthetic_root), "--metrics", "fid", *SMALL])
+    code = main(["eval", "--checkpoint", str(tiny_run), "--data", str(synthetic_root), "--metrics", "fid",
+                 "--out", str(tmp_path / "eval"), *SMALL])
     assert code == 1
     err = capsys.readouterr().err
     assert INCEPTION_FILE in err and str(tmp_path / "empty" / "hub" / "checkpoints") in err

@@ -184,7 +184,8 @@ def test_every_network_sees_the_images_labels_and_codes_the_step_means(tiny_conf
     assert len(m_src) == 1 and len([1 for n, x, y in calls if n == "mapping_network"]) == 3
 
 
-def _load_benchmark():
+def _load_benchmark(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))  # its sibling module ``machine``
     spec = importlib.util.spec_from_file_location("train_step_bench", Path(__file__).parents[1] / "benchmarks/train_step.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -192,7 +193,7 @@ def _load_benchmark():
 
 
 @pytest.mark.slow  # trains
-def test_shared_latent_fake_gives_the_parameters_of_stargan_v2_order(tiny_config, synthetic_root):
+def test_shared_latent_fake_gives_the_parameters_of_stargan_v2_order(tiny_config, synthetic_root, monkeypatch):
     """Trainer.train_step (latent fake made once, D gradients skipped in G steps, diversity fake decoded without
     graph) and the benchmark's plain StarGAN v2-order step give the same networks after 3 iterations.
 
@@ -200,7 +201,7 @@ def test_shared_latent_fake_gives_the_parameters_of_stargan_v2_order(tiny_config
     against ``backward(inputs=...)``), so parameters agree to float32 rounding amplified by 3 Adam steps
     (Adam divides by sqrt(v), so a gradient's last-bit change moves a parameter by at most ~lr * 1e-6 relative).
     """
-    bench = _load_benchmark()
+    bench = _load_benchmark(monkeypatch)
     cfg = tiny_config("loss.lambda_tri=0", "loss.lambda_sr=0", "loss.lambda_cont=0", "loss.lambda_recoloured=0")
     images = DomainImages(synthetic_root, "train", 32, progress=False)
     batches = [TrainBatches(images, 4, 4, seed=1)[i] for i in range(3)]

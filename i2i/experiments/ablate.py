@@ -19,14 +19,15 @@ from PIL import Image, ImageDraw
 from i2i.evaluation.evaluate import EvalSettings, evaluate
 from i2i.evaluation.glyphs import is_glyph_data
 from i2i.evaluation.metrics import columns
-from i2i.evaluation.perceptual import LPIPSDistance
+from i2i.evaluation.perceptual import LPIPSDistance, PixelDistance
 from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 
 from ..config import load_config
-from ..data.dataset import scan_split
-from ..data.images import to_uint8
+from ..data.dataset import DomainImages, scan_split
+from ..data.images import to_float, to_uint8
 from ..inference import Translator, prepare_image
 from ..media import grid_image
+from ..plots import line_chart
 from ..pretrained import RANDOM_WEIGHTS, build_lpips
 from ..rundir import exclusive_writer, latest_checkpoint, write_json, write_text
 
@@ -170,6 +171,37 @@ def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 1
     return out
 
 
+@torch.inference_mode()
+def step_profiles(runs: dict[str, Path], data: str, out: Path, steps: int = 10, sources: int = 32, seed: int = 0,
+                  labels: dict[str, str] | None = None) -> list[Path]:
+    """Where along the inter-domain paths the change bunches up. For each path of :func:`strip_paths`, the share of
+    its length (pixel L1 between consecutive frames) that each step takes, averaged over the first ``sources``
+    validation images of the path's first domain (one latent draw per end and source, the same for every variant),
+    one line per variant: a flat line at ``1 / (steps - 1)`` is a uniform path, a peak an abrupt switch. One
+    ``ablation_steps_<a>2<b>.png`` per path; returns them."""
+    labels = labels or row_labels(list(runs))
+    translators = {name: Translator.load(run_dir, "cpu") for name, run_dir in runs.items()}
+    size = next(iter(translators.values())).img_size
+    images = DomainImages(data, "val", size, progress=False)
+    charts = []
+    for first, last in strip_paths(images.domains):
+        index = list(images.domain_indices(first))[:sources]
+        x = to_float(torch.stack([images.image(i) for i in index]))
+        series = {}
+        for name, t in translators.items():
+            g = torch.Generator().manual_seed(seed)
+            s0, s1 = (t.latent_styles(torch.full((len(index),), label), g) for label in (first, last))
+            frames = t.decode_interpolation(x, s0, s1, torch.linspace(0, 1, steps)).clamp(-1, 1)
+            d, _ = sequence_distances(PixelDistance(), frames)
+            series[labels[name]] = (d / d.sum(1, keepdim=True).clamp_min(1e-12)).mean(0).tolist()
+        a, b = images.domains[first], images.domains[last]
+        path = out / f"ablation_steps_{a}2{b}.png"
+        line_chart(series, f"share of the path each step takes, {a} -> {b} (pixel L1; uniform: {1 / (steps - 1):.3f})",
+                   "step").save(path)
+        charts.append(path)
+    return charts
+
+
 def ablate(config: str, out: str | Path, variants: list[str], seeds: int, overrides: list[str],
            eval_settings: EvalSettings, progress: bool = True) -> dict:
     """Train and evaluate every variant at every seed; write ``ablation.{md,json,png}`` under ``out``."""
@@ -195,8 +227,10 @@ def _ablate(config: str, out: Path, variants: list[str], seeds: int, overrides: 
     table = table_markdown(summary, random, seeds, labels)
     strip = comparison_strip({name: out / name / "seed0" for name in variants}, reports[variants[0]][0]["data"],
                              out / "ablation.png", random_weights=random, labels=labels)
-    result = {"variants": labels, "seeds": seeds, "overrides": overrides,
-              "random_weights": random, "summary": summary, "strip": str(strip)}
+    profiles = step_profiles({name: out / name / "seed0" for name in variants}, reports[variants[0]][0]["data"], out,
+                             labels=labels)
+    result = {"variants": labels, "seeds": seeds, "overrides": overrides, "random_weights": random,
+              "summary": summary, "strip": str(strip), "step_profiles": [str(p) for p in profiles]}
     write_json(out / "ablation.json", result)
     note = (f"\n\n{RANDOM_WEIGHTS}: FID, LPIPS and PS ran on random metric networks; compare rows with each other "
             "only.\n") if random else "\n"
