@@ -6,7 +6,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from i2i.evaluation.perceptual import LPIPSDistance
@@ -14,7 +13,7 @@ from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 from i2i.config import MAX_SEED
 from i2i.data.images import to_float, to_uint8
 from i2i.inference import INTERPOLATIONS, StyleSpec, Translator, check_steps, prepare_image
-from i2i.media import grid_image, save_frames, translation_cells, upscale_frames
+from i2i.media import grid_image, save_frames, save_png, translation_cells, upscale_frames
 from i2i.pretrained import RANDOM_WEIGHTS
 
 from .uploads import UploadError, read_upload
@@ -143,16 +142,22 @@ class DemoHandlers:
         gif = save_frames(frames, folder / "interpolation.gif", fps=10, upscale=self.upscale)
         mp4 = save_frames(frames, folder / "interpolation.mp4", fps=10, upscale=self.upscale)
         strip = save_frames(frames, folder / "strip.png")
-        arrays = [f.permute(1, 2, 0).numpy() for f in upscale_frames(frames, self.upscale)]
+        # Frames go out as files of this request's own folder, not arrays: Gradio writes an array to a cache path named
+        # by its content without a rename, so two requests with equal frames would rewrite a file another response is
+        # still streaming (measured: truncated downloads under 10 concurrent requests)
+        paths = []
+        for t, f in enumerate(upscale_frames(frames, self.upscale)):
+            paths.append(str(folder / f"frame_{t:03d}.png"))
+            save_png(f, paths[-1])
         kind = "intra" if self.translator.domain_label(start.domain) == self.translator.domain_label(end.domain) \
             else "inter"
-        gallery = [(a, f"{t / (steps - 1):.2f}") for t, a in enumerate(arrays)]
+        gallery = [(path, f"{t / (steps - 1):.2f}") for t, path in enumerate(paths)]
         text = f"{kind}-domain, {steps} frames, {method}. " + self.smoothness_text(frames)
-        return gallery, str(gif), str(mp4), str(strip), steps - 1, arrays, arrays[0], text
+        return gallery, str(gif), str(mp4), str(strip), steps - 1, paths, paths[0], text
 
     @staticmethod
-    def scrub(frames: list[np.ndarray] | None, index) -> np.ndarray | None:
-        """The frame at ``index`` of the last interpolation: no model call."""
+    def scrub(frames: list[str] | None, index) -> str | None:
+        """The frame file at ``index`` of the last interpolation: no model call."""
         if not frames:
             return None
         return frames[int(min(max(int(index or 0), 0), len(frames) - 1))]

@@ -88,13 +88,14 @@ def stop_on_signals() -> None:
 
 def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path | None = None,
                data: str | Path | None = None, weights_dir: str | None = None, random_weights: bool = False,
-               compare: str | Path | None = None, batch: bool = True):
+               compare: str | Path | None = None, batch: bool = True, backend: str = "auto"):
     """Load everything the app needs once (a second model for the Compare tab with ``compare``) and return
-    ``(blocks, out_dir)``; ``batch``: concurrent interpolations are decoded together (:class:`DecodeBatcher`)."""
+    ``(blocks, out_dir)``; ``batch``: concurrent interpolations are decoded together (:class:`DecodeBatcher`);
+    ``backend``: where the generator's decodes run (:mod:`i2i.backends`)."""
     from .compare import CompareHandlers
     from .ui import build_app
 
-    translator = Translator.load(checkpoint, device)
+    translator = Translator.load(checkpoint, device, backend)
     net, lpips_weights = build_lpips(random_weights, allow_random_fallback=True, weights_dir=weights_dir)
     distance = LPIPSDistance(net.to(translator.device))
     if out_dir:
@@ -109,7 +110,8 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
     if compare:
         names = (resolve_checkpoint(checkpoint)[0].name, resolve_checkpoint(compare)[0].name)
         names = names if names[0] != names[1] else (str(checkpoint), str(compare))
-        comparer = CompareHandlers(handlers, Translator.load(compare, device), names, _val_images(data, translator))
+        comparer = CompareHandlers(handlers, Translator.load(compare, device, backend), names,
+                                   _val_images(data, translator))
     run_dir, _ = resolve_checkpoint(checkpoint)
     tunit = translator.cfg.model.kind == "tunit"
     found = (cluster_images(run_dir, translator.domains) if tunit

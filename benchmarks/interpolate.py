@@ -3,7 +3,8 @@ convolution peak and its largest difference from eager PyTorch.
 
 Rows: ``eager`` (Translator.interpolate: encode once, batched decode), ``frame-by-frame`` (one generator call per
 frame, the naive way), ``channels_last`` (NHWC tensors), ``compile`` (torch.compile of the decoder; CPU inductor or
-CUDA), ``onnxruntime`` (the ``i2i export`` networks in ONNX Runtime, as many threads as torch). FLOPs of one
+CUDA), ``onnxruntime`` (``Translator(..., backend="onnxruntime")``: the generator's exported halves in ONNX Runtime, as
+many threads as torch; the CLI's and app's default on CPUs). FLOPs of one
 interpolation come from torch's FLOP formulas (convolutions and matrix products).
 
 Networks are randomly initialised with StarGAN v2's widths (latency does not depend on the weights).
@@ -13,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import warnings
-from pathlib import Path
 
 import torch
 
@@ -48,38 +46,10 @@ def make_runners(translator: Translator, image: torch.Tensor, styles: torch.Tens
     if "compile" in backends:
         compiled = torch.compile(g.decode_content)
         runners["compile"] = lambda: compiled(g.encode_content(x)[0].expand(len(styles), -1, -1, -1), styles)
-    if "onnxruntime" in backends:
-        runners["onnxruntime"] = onnx_runner(translator, x, styles)
+    if "onnxruntime" in backends:  # what Translator(..., backend="onnxruntime"), the CLI's and app's default, runs
+        ort = Translator(translator.nets, translator.cfg, translator.domains, translator.device, backend="onnxruntime")
+        runners["onnxruntime"] = lambda: ort.decode_many(x, styles[None])[0]
     return runners
-
-
-def onnx_runner(translator: Translator, x: torch.Tensor, styles: torch.Tensor):
-    """The interpolation through the exported encoder and decoder in ONNX Runtime (CPU)."""
-    import onnxruntime as ort
-
-    from i2i.export import GeneratorDecoder, GeneratorEncoder, OPSET
-
-    folder = Path(tempfile.mkdtemp(prefix="i2i-ort-"))
-    g = translator.nets.generator.cpu()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        content = GeneratorEncoder(g)(x.cpu())
-        torch.onnx.export(GeneratorEncoder(g), (x.cpu(),), str(folder / "enc.onnx"), dynamo=False,
-                          opset_version=OPSET, input_names=["image"], output_names=["content"],
-                          dynamic_axes={"image": {0: "n"}, "content": {0: "n"}})
-        torch.onnx.export(GeneratorDecoder(g), (content, styles.cpu()), str(folder / "dec.onnx"), dynamo=False,
-                          opset_version=OPSET, input_names=["content", "style"], output_names=["image"],
-                          dynamic_axes={"content": {0: "n"}, "style": {0: "n"}, "image": {0: "n"}})
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    enc = ort.InferenceSession(str(folder / "enc.onnx"), options, providers=["CPUExecutionProvider"])
-    dec = ort.InferenceSession(str(folder / "dec.onnx"), options, providers=["CPUExecutionProvider"])
-    image, s = x.cpu().numpy(), styles.cpu().numpy()
-
-    def run():
-        h = enc.run(None, {"image": image})[0]
-        return torch.from_numpy(dec.run(None, {"content": h.repeat(len(s), 0), "style": s})[0])
-    return run
 
 
 def median_seconds(fn, repeats: int, sync) -> float:

@@ -9,6 +9,7 @@ from PIL import Image, ImageOps
 
 from .config import Config, load_config
 from .data.images import pil_to_uint8, to_float, to_rgb, to_uint8
+from .backends import BACKENDS, build_decoder  # noqa: F401 (BACKENDS: the CLI choices)
 from .device import resolve_device
 from .models import Networks, build_networks
 from .media import translation_cells
@@ -129,7 +130,7 @@ class Translator:
     """
 
     def __init__(self, nets: Networks, cfg: Config, domains: list[str], device: torch.device, source: str = "",
-                 fan: FAN | None = None):
+                 fan: FAN | None = None, backend: str = "eager"):
         if cfg.model.w_hpf > 0 and fan is None:
             raise ValueError(f"this model has model.w_hpf={cfg.model.w_hpf}: its generator needs face masks from the "
                              f"FAN network, which the run directory lacks ({FAN_FILE}). Convert the model with "
@@ -140,10 +141,12 @@ class Translator:
             net.eval().requires_grad_(False)
         self.cfg, self.domains, self.device, self.source = cfg, list(domains), device, source
         self.decode_batch = default_decode_batch(cfg.model, device)
+        self.decoder, self.backend = build_decoder(backend, nets.generator, cfg.model, device)
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "auto") -> "Translator":
-        """Load the EMA weights of a run directory, checkpoint folder or ``nets_ema.safetensors`` file."""
+    def load(cls, path: str | Path, device: str | torch.device = "auto", backend: str = "eager") -> "Translator":
+        """Load the EMA weights of a run directory, checkpoint folder or ``nets_ema.safetensors`` file; ``backend``
+        says where the generator's decodes run (:mod:`i2i.backends`)."""
         run_dir, weights = resolve_checkpoint(path)
         cfg = load_config(run_dir / CONFIG_FILE)
         domains = read_domains(run_dir)
@@ -151,7 +154,7 @@ class Translator:
         load_flat_state(nets, read_weights(weights), str(weights))
         device = device if isinstance(device, torch.device) else resolve_device(device)
         fan = load_fan(run_dir / FAN_FILE) if cfg.model.w_hpf > 0 and (run_dir / FAN_FILE).is_file() else None
-        return cls(nets, cfg, domains, device, source=str(weights), fan=fan)
+        return cls(nets, cfg, domains, device, source=str(weights), fan=fan, backend=backend)
 
     @classmethod
     def from_pretrained(cls, name: str | Path, device: str | torch.device = "auto", **kwargs) -> "Translator":
@@ -202,9 +205,9 @@ class Translator:
         Each source goes through the style-independent encoder (and FAN, for face models) once; the N * K
         decodes run in one batch, or in chunks of ``self.decode_batch`` (see :func:`default_decode_batch`).
         """
-        sources = sources.to(self.device)
-        masks = self.fan.face_masks(sources) if self.fan is not None else None
-        return self.nets.generator.decode_many(sources, styles.to(self.device), masks, self.decode_batch)
+        n, k = styles.shape[:2]
+        out = self.decode_rows(sources, styles.flatten(0, 1), torch.arange(n).repeat_interleave(k))
+        return out.view(n, k, *out.shape[1:])
 
     @torch.inference_mode()
     def decode_rows(self, sources: torch.Tensor, styles: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
@@ -212,8 +215,8 @@ class Translator:
         (several requests with different numbers of styles, decoded together)."""
         sources = sources.to(self.device)
         masks = self.fan.face_masks(sources) if self.fan is not None else None
-        return self.nets.generator.decode_rows(sources, styles.to(self.device), owners.to(self.device), masks,
-                                               self.decode_batch)
+        return self.decoder.decode_rows(sources, styles.to(self.device), owners.to(self.device), masks,
+                                        self.decode_batch)
 
     def decode_interpolation(self, sources: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor,
                              alphas: torch.Tensor, method: str = "lerp") -> torch.Tensor:

@@ -61,7 +61,7 @@ def test_ablate_end_to_end_and_resume(synthetic_root, tmp_path, monkeypatch):
     strip = Image.open(out / "ablation.png")
     assert strip.height >= 2 * 64  # one row per variant, upscaled from 32 px
     assert [Path(p).name for p in result["step_profiles"]] == ["ablation_steps_checks2dots.png"]
-    assert Image.open(out / "ablation_steps_checks2dots.png").size == (640, 360)
+    assert Image.open(out / "ablation_steps_checks2dots.png").size == (640, 360 + 2 * 14)  # a legend line per variant
     # both seeds of a variant share data and init seeds with the other variant: same train.seed per seed index
     seeds = {json.loads((out / v / f"seed{k}" / "eval.json").read_text())["model"] for v in ("baseline", "full")
              for k in (0, 1)}

@@ -125,3 +125,32 @@ def test_face_models_are_refused_with_one_line(tmp_path, capsys, tiny_run):
     assert main(["export", "--checkpoint", str(run), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "face models" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["stargan_v2", "tunit"])
+def test_onnxruntime_backend_equals_eager_decodes(runs, kind):
+    """``backend='onnxruntime'`` decodes (chunked, several sources, several styles each) within 1e-4 of PyTorch's."""
+    eager = Translator.load(runs[kind], "cpu")
+    ort = Translator.load(runs[kind], "cpu", backend="onnxruntime")
+    assert (eager.backend, ort.backend) == ("eager", "onnxruntime")
+    ort.decode_batch = 4  # 3 sources x 3 styles: chunks of 4, 4 and 1 rows
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(3, 3, 32, 32, generator=g) * 2 - 1
+    styles = eager.latent_styles(torch.tensor([[0, 1, 2]] * 3), g)
+    assert (ort.decode_many(x, styles) - eager.decode_many(x, styles)).abs().max() < 1e-4
+
+
+def test_backend_choice_auto_falls_back_and_explicit_onnxruntime_explains(runs, monkeypatch):
+    from i2i import backends
+
+    assert Translator.load(runs["stargan_v2"], "cpu", backend="auto").backend == "onnxruntime"
+    monkeypatch.setattr(backends, "onnxruntime_unusable", lambda device, w_hpf: "onnxruntime is not installed")
+    assert Translator.load(runs["stargan_v2"], "cpu", backend="auto").backend == "eager"
+    with pytest.raises(ValueError, match="backend onnxruntime is not available: onnxruntime is not installed"):
+        Translator.load(runs["stargan_v2"], "cpu", backend="onnxruntime")
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
+        Translator.load(runs["stargan_v2"], "cpu", backend="tensorrt")
+    monkeypatch.undo()  # the real rules:
+    assert "face models" in backends.onnxruntime_unusable(torch.device("cpu"), 1.0)
+    assert "CPU" in backends.onnxruntime_unusable(torch.device("cuda"), 0.0)
+    assert backends.onnxruntime_unusable(torch.device("cpu"), 0.0) is None

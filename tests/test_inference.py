@@ -185,7 +185,7 @@ def test_interpolate_compare_writes_both_models_and_the_step_plot(tiny_run, synt
     ps = [line.split("PS ")[1].split()[0] for line in printed.splitlines() if " PS " in line]
     assert len(ps) == 2 and ps[0] == ps[1] and "[random-weights]" in printed  # one model twice: equal PS
     assert Image.open(tmp_path / "cmp.png").size == (5 * 32 + 6 * 2, 2 * 32 + 3 * 2)  # two rows of 5 frames
-    assert Image.open(tmp_path / "cmp_steps.png").size == (640, 360)
+    assert Image.open(tmp_path / "cmp_steps.png").size == (640, 360 + 2 * 14)  # a legend line per model
     assert main([*base, "--out", str(tmp_path / "cmp.gif"), "--overwrite"]) == 0  # cmp_steps.png exists
     gif = Image.open(tmp_path / "cmp.gif")
     assert gif.size == (2 * 32 + 2, 32) and gif.n_frames == 8  # side by side, there and back

@@ -1,12 +1,13 @@
 """``i2i app``: serve the Gradio interpolation app for a run."""
 from __future__ import annotations
 
-from .common import add_checkpoint, add_metric_weights, bounded
+from .common import add_backend, add_checkpoint, add_metric_weights, bounded
 
 
 def add_parser(sub):
     p = sub.add_parser("app", help="serve the Gradio interpolation app for a run")
     add_checkpoint(p)
+    add_backend(p)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=bounded(int, 1, 65535), help="port (default: the first free one from 7860)")
     p.add_argument("--data", help="dataset root for example images (default: the run's data.root)")
@@ -23,5 +24,5 @@ def run(args) -> int:
 
     launch(args.checkpoint, host=args.host, port=args.port, device=args.device, out_dir=args.out_dir,
            data=args.data, weights_dir=args.weights_dir, random_weights=args.random_weights, compare=args.compare,
-           batch=not args.no_batch)
+           batch=not args.no_batch, backend=args.backend)
     return 0

@@ -38,6 +38,12 @@ def add_checkpoint(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
 
 
+def add_backend(p: argparse.ArgumentParser) -> None:
+    """``--backend``: where the generator's decodes run (subcommands that translate for a user)."""
+    p.add_argument("--backend", choices=("auto", "eager", "onnxruntime"), default="auto",
+                   help="auto (default): ONNX Runtime on CPUs where it applies (faster, within 1e-4), else PyTorch")
+
+
 def add_metric_weights(p: argparse.ArgumentParser, what: str = "pretrained metric weights") -> None:
     """``--weights-dir`` and ``--random-weights``: subcommands that run metric networks."""
     p.add_argument("--weights-dir", help=f"folder holding {what}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (add_align_faces, add_checkpoint, add_metric_weights, add_overwrite, bounded, check_outputs,
-                     load_inputs, parse_style)
+from .common import (add_align_faces, add_backend, add_checkpoint, add_metric_weights, add_overwrite, bounded,
+                     check_outputs, load_inputs, parse_style)
 
 
 def add_parser(sub):
     p = sub.add_parser("interpolate", help="interpolate one image between two styles: PNG strip, GIF or MP4")
     add_checkpoint(p)
+    add_backend(p)
     p.add_argument("--input", required=True, help="source image")
     p.add_argument("--from", dest="start", required=True, metavar="DOMAIN[:SEED|=REF_IMG]", help="start style")
     p.add_argument("--to", dest="end", required=True, metavar="DOMAIN[:SEED|=REF_IMG]", help="end style")
@@ -35,7 +36,7 @@ def run(args) -> int:
 
     out = Path(args.out)
     check_outputs([out] + ([out.with_name(out.stem + "_steps.png")] if args.compare else []), args.overwrite)
-    translator = Translator.load(args.checkpoint, args.device)
+    translator = Translator.load(args.checkpoint, args.device, args.backend)
     start, end = parse_style(args.start), parse_style(args.end)
     source = load_inputs([args.input], args.align_faces, translator.img_size)[0]
     frames, _ = translator.interpolate(source, start, end, args.steps, args.method)
@@ -57,7 +58,7 @@ def _compare(args, translator, source, start, end, frames) -> int:
     from ..plots import line_chart
     from ..pretrained import RANDOM_WEIGHTS, build_lpips
 
-    other = Translator.load(args.compare, args.device)
+    other = Translator.load(args.compare, args.device, args.backend)
     if other.img_size != translator.img_size:
         raise ValueError(f"--compare needs models of one image size: {translator.img_size} and {other.img_size} px")
     frames_b, _ = other.interpolate(source, start, end, args.steps, args.method)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (MAX_SEED, add_align_faces, add_checkpoint, add_overwrite, bounded, check_outputs, input_images,
-                     load_inputs, output_names)
+from .common import (MAX_SEED, add_align_faces, add_backend, add_checkpoint, add_overwrite, bounded, check_outputs,
+                     input_images, load_inputs, output_names)
 
 
 def add_parser(sub):
     p = sub.add_parser("translate", help="translate images to a domain (seed or reference style), or a grid")
     add_checkpoint(p)
+    add_backend(p)
     p.add_argument("--input", required=True, help="an image or a folder of images")
     p.add_argument("--domain", required=True, help="target domain name")
     p.add_argument("--reference", action="append", default=[], help="reference image (repeat for --grid columns)")
@@ -29,7 +30,7 @@ def run(args) -> int:
     from ..inference import StyleSpec, Translator
     from ..media import grid_image, save_png
 
-    translator = Translator.load(args.checkpoint, args.device)
+    translator = Translator.load(args.checkpoint, args.device, args.backend)
     files = input_images(args.input)
     inputs = load_inputs(files, args.align_faces, translator.img_size)
     out = Path(args.out)
