@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 from i2i.data.images import to_float
@@ -43,17 +44,22 @@ class CompareHandlers:
                              f"{other.img_size} px")
         self.base, self.models, self.names = base, (base.translator, other), names
         self.maps = [StyleMap(t, images) for t in self.models]
+        self.map_files = []  # drawn once: the same for every request
+        for name, style_map in zip(("a", "b"), self.maps):
+            self.map_files.append(str(base.out_dir / f"style_map_{name}.png"))
+            Image.fromarray(style_map.image()).save(self.map_files[-1])
 
     def style_maps(self):
-        """Both models' style maps, without a path."""
-        return tuple(m.image() for m in self.maps)
+        """Both models' style maps, without a path (PNG files)."""
+        return tuple(self.map_files)
 
     def compare(self, source, start_kind, start_domain, start_seed, start_reference,
                 end_kind, end_domain, end_seed, end_reference, steps, method, align_faces=False):
         """Interpolate one source between the same two styles with both models.
 
-        Returns strip A, strip B (RGB arrays), the Markdown with both PS values, the step distances (a table:
-        step, distance, model), map A and map B with each path, and a GIF with both side by side.
+        Returns strip A, strip B, the Markdown with both PS values, the step distances (a table: step, distance,
+        model), map A and map B with each path, and a GIF with both side by side; images as files of the request's
+        own folder (as :meth:`DemoHandlers.interpolate` returns its frames, and for the same reason).
         """
         b = self.base
         steps = check_steps(steps, MAX_APP_STEPS)
@@ -73,5 +79,10 @@ class CompareHandlers:
             maps.append(style_map.image(codes))
         (fa, _), (fb, _) = results
         gap = torch.full_like(fa[..., :2], 255)
-        gif = save_frames(torch.cat([fa, gap, fb], -1), b.new_result_folder() / "compare.gif", upscale=b.upscale)
-        return strips[0], strips[1], "  \n".join(lines), pd.DataFrame(rows), maps[0], maps[1], str(gif)
+        folder = b.new_result_folder()
+        gif = save_frames(torch.cat([fa, gap, fb], -1), folder / "compare.gif", upscale=b.upscale)
+        files = []
+        for name, image in zip(("strip_a", "strip_b", "map_a", "map_b"), (*strips, *maps)):
+            files.append(str(folder / f"{name}.png"))
+            Image.fromarray(image).save(files[-1])
+        return files[0], files[1], "  \n".join(lines), pd.DataFrame(rows), files[2], files[3], str(gif)

@@ -343,7 +343,9 @@ def test_compare_handlers_score_both_models(handlers, tiny_run, source_file):
     compare = CompareHandlers(handlers, Translator.load(tiny_run, "cpu"), ("A", "B"))
     strip_a, strip_b, scores, steps, map_a, map_b, gif = compare.compare(
         source_file, "seed", "checks", 0, None, "seed", "dots", 1, None, 5, "lerp")
-    assert np.array_equal(strip_a, strip_b) and np.array_equal(map_a, map_b)  # one model twice
+    read = [np.asarray(Image.open(f)) for f in (strip_a, strip_b, map_a, map_b)]
+    assert np.array_equal(read[0], read[1]) and np.array_equal(read[2], read[3])  # one model twice
+    assert len({Path(f).parent for f in (strip_a, strip_b, map_a, map_b, gif)}) == 1  # the request's own folder
     lines = scores.split("\n")
     assert lines[0].split(": ", 1)[1].strip() == lines[1].split(": ", 1)[1].strip()
     assert list(steps["step"]) == [1, 2, 3, 4] * 2 and set(steps["model"]) == {"A", "B"}
