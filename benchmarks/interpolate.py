@@ -4,7 +4,7 @@ convolution peak and its largest difference from eager PyTorch.
 Rows: ``eager`` (Translator.interpolate: encode once, batched decode), ``frame-by-frame`` (one generator call per
 frame, the naive way), ``channels_last`` (NHWC tensors), ``compile`` (torch.compile of the decoder; CPU inductor or
 CUDA), ``onnxruntime`` (``Translator(..., backend="onnxruntime")``: the generator's exported halves in ONNX Runtime, as
-many threads as torch; the CLI's and app's default on CPUs). FLOPs of one
+many threads as torch; the app's default on CPUs). FLOPs of one
 interpolation come from torch's FLOP formulas (convolutions and matrix products).
 
 Networks are randomly initialised with StarGAN v2's widths (latency does not depend on the weights).

@@ -1,10 +1,12 @@
 """Where the generator's decodes run: eager PyTorch, or ONNX Runtime on the CPU (its two halves exported in memory).
 
 Measured with ``benchmarks/interpolate.py`` (docs/benchmarks.md): on CPUs ONNX Runtime runs one 20-frame
-interpolation 1.17x (64 px) to 1.31x (256 px) faster than eager PyTorch, within 3e-5 of it, so ``auto`` picks it
-wherever it applies: a CPU device, a model without face masks (FAN masks are not part of the export) and ``onnx``
-and ``onnxruntime`` installed (``pip install 'i2i[export]'``; ``make setup`` has them). Everything else (style
-codes, FAN, training) stays in PyTorch.
+interpolation 1.17x (64 px) to 1.31x (256 px) faster than eager PyTorch, within 3e-5 of it, after a one-off export
+of about 3.3 s when the model loads. So the app, which decodes many times, defaults to ``auto``, and the one-shot
+CLI commands and the Python API to ``eager`` (``--backend onnxruntime`` pays from about two 256 px interpolations
+on). ``auto`` picks ONNX Runtime wherever it applies: a CPU device, a model without face masks (FAN masks are not
+part of the export) and ``onnx`` and ``onnxruntime`` installed (``pip install 'i2i[export]'``; ``make setup`` has
+them). Everything else (style codes, FAN, training) stays in PyTorch.
 """
 from __future__ import annotations
 

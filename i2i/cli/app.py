@@ -7,7 +7,7 @@ from .common import add_backend, add_checkpoint, add_metric_weights, bounded
 def add_parser(sub):
     p = sub.add_parser("app", help="serve the Gradio interpolation app for a run")
     add_checkpoint(p)
-    add_backend(p)
+    add_backend(p, default="auto")  # a served model decodes many times: the export pays for itself
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=bounded(int, 1, 65535), help="port (default: the first free one from 7860)")
     p.add_argument("--data", help="dataset root for example images (default: the run's data.root)")
