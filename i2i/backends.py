@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import io
 import logging
-import warnings
 
 import numpy as np
 import torch
-from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +26,19 @@ class OnnxRuntimeGenerator:
     encoder and the style-dependent decoder, exported once (in memory) from ``generator`` and run on the CPU with
     as many threads as torch uses."""
 
-    def __init__(self, generator: nn.Module, img_size: int, style_dim: int):
+    def __init__(self, translator):
         import onnxruntime as ort
 
-        from .export import OPSET, GeneratorDecoder, GeneratorEncoder
+        from .export import export_modules, write_onnx
 
-        image = torch.zeros(2, 3, img_size, img_size)
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
+        modules = export_modules(translator)
         sessions = []
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer notes: shapes recorded as ops
-            content = GeneratorEncoder(generator)(image)
-            for module, inputs, names, output in ((GeneratorEncoder(generator), (image,), ["image"], "content"),
-                                                  (GeneratorDecoder(generator), (content, torch.zeros(2, style_dim)),
-                                                   ["content", "style"], "image")):
-                buffer = io.BytesIO()
-                torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=OPSET, input_names=names,
-                                  output_names=[output], dynamic_axes={n: {0: "batch"} for n in [*names, output]})
-                sessions.append(ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"]))
+        for name in ("generator_encoder", "generator_decoder"):
+            buffer = io.BytesIO()
+            write_onnx(*modules[name], buffer)
+            sessions.append(ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"]))
         self.encoder, self.decoder = sessions
 
     def decode_rows(self, x: torch.Tensor, styles: torch.Tensor, owners: torch.Tensor, masks=None,
@@ -76,17 +68,18 @@ def onnxruntime_unusable(device: torch.device, w_hpf: float) -> str | None:
     return None
 
 
-def build_decoder(backend: str, generator: nn.Module, model_cfg, device: torch.device):
+def build_decoder(backend: str, translator):
     """The object whose ``decode_rows`` a Translator calls, and the backend's name: ``eager`` (the generator itself),
     ``onnxruntime``, or ``auto`` (onnxruntime where it applies, eager otherwise)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    generator = translator.nets.generator
     if backend == "eager":
         return generator, "eager"
-    reason = onnxruntime_unusable(device, model_cfg.w_hpf)
+    reason = onnxruntime_unusable(translator.device, translator.cfg.model.w_hpf)
     if reason is not None:
         if backend == "onnxruntime":
             raise ValueError(f"backend onnxruntime is not available: {reason}")
         return generator, "eager"
     log.info("decoding with ONNX Runtime (exported in memory; --backend eager for PyTorch)")
-    return OnnxRuntimeGenerator(generator, model_cfg.img_size, model_cfg.style_dim), "onnxruntime"
+    return OnnxRuntimeGenerator(translator), "onnxruntime"

@@ -83,16 +83,13 @@ def export_run(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> Pa
     networks = {}
     for name, (module, inputs, input_names, output_names) in export_modules(translator).items():
         path = out / f"{name}{SUFFIX[fmt]}"
-        module.eval()
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer notes (shapes recorded as ops) and torch.jit's deprecation
-            if fmt == "onnx":
-                dynamic = {key: {0: "batch"} for key in input_names + output_names}
-                torch.onnx.export(module, inputs, str(path), dynamo=False, opset_version=OPSET,
-                                  input_names=input_names, output_names=output_names, dynamic_axes=dynamic)
-                input_names = onnx_inputs(path)  # an input the network ignores (TUNIT's y) is not in the graph
-            else:
-                torch.jit.trace(module, inputs, check_trace=False).save(str(path))
+        if fmt == "onnx":
+            write_onnx(module, inputs, input_names, output_names, str(path))
+            input_names = onnx_inputs(path)  # an input the network ignores (TUNIT's y) is not in the graph
+        else:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # torch.jit's deprecation notes
+                torch.jit.trace(module.eval(), inputs, check_trace=False).save(str(path))
         networks[name] = {"file": path.name, "inputs": input_names, "outputs": output_names}
     write_json(out / MODEL_JSON, {
         "format": fmt, "opset": OPSET if fmt == "onnx" else None, "kind": m.kind,
@@ -103,6 +100,16 @@ def export_run(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> Pa
         "outputs": {"image": "float32 (N, 3, H, W) RGB, clamp to [-1, 1]"}, "networks": networks,
         "source": str(weights), "batch_axis": 0})
     return out
+
+
+def write_onnx(module: nn.Module, inputs: tuple, input_names: list[str], output_names: list[str], f) -> None:
+    """Export ``module`` in eval mode to ONNX, into ``f`` (a path or a binary file), with a dynamic batch axis on every
+    input and output."""
+    dynamic = {key: {0: "batch"} for key in input_names + output_names}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer notes: shapes recorded as ops
+        torch.onnx.export(module.eval(), inputs, f, dynamo=False, opset_version=OPSET, input_names=input_names,
+                          output_names=output_names, dynamic_axes=dynamic)
 
 
 def onnx_inputs(path: Path) -> list[str]:

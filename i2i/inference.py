@@ -141,7 +141,7 @@ class Translator:
             net.eval().requires_grad_(False)
         self.cfg, self.domains, self.device, self.source = cfg, list(domains), device, source
         self.decode_batch = default_decode_batch(cfg.model, device)
-        self.decoder, self.backend = build_decoder(backend, nets.generator, cfg.model, device)
+        self.decoder, self.backend = build_decoder(backend, self)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "auto", backend: str = "eager") -> "Translator":
