@@ -124,9 +124,7 @@ def lpips_pairs(ctx, b: GeneratedBatch):
           image_sets=("inter", "intra"), networks=("lpips",))
 def ps_sequences(ctx, b: GeneratedBatch):
     """Perceptual Smoothness of each interpolation sequence, with its alignment and uniformity."""
-    value, align, uni = perceptual_smoothness(*sequence_distances(ctx.distance, b.images))
-    name = f"ps_{b.kind}"
-    return {name: value, f"{name}_alignment": align, f"{name}_uniformity": uni}
+    return smoothness_terms(f"ps_{b.kind}", ctx.distance, b.images)
 
 
 @register("ps_pixel", {"ps_pixel_inter": ("PS pixel inter", "↑", None),
@@ -134,8 +132,13 @@ def ps_sequences(ctx, b: GeneratedBatch):
           image_sets=("inter", "intra"), default=lambda translator, data: is_glyph_data(data))
 def ps_pixel_sequences(ctx, b: GeneratedBatch):
     """Perceptual Smoothness with the pixel L1 distance instead of LPIPS (no network), with its two terms."""
-    value, align, uni = perceptual_smoothness(*sequence_distances(PIXEL_DISTANCE, b.images))
-    name = f"ps_pixel_{b.kind}"
+    return smoothness_terms(f"ps_pixel_{b.kind}", PIXEL_DISTANCE, b.images)
+
+
+def smoothness_terms(name: str, distance, sequences: torch.Tensor) -> dict[str, torch.Tensor]:
+    """PS of each sequence (N, F, 3, S, S) under ``distance`` as ``name``, with ``name_alignment`` and
+    ``name_uniformity``."""
+    value, align, uni = perceptual_smoothness(*sequence_distances(distance, sequences))
     return {name: value, f"{name}_alignment": align, f"{name}_uniformity": uni}
 
 

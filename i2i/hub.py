@@ -20,12 +20,9 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 from . import __version__
-from .config import config_to_dict, load_config, save_config
-from .models import build_networks
-from .models.fan import load_fan
-from .rundir import (CONFIG_FILE, DOMAINS_FILE, FAN_FILE, atomic_write, flat_state, load_flat_state, read_domains,
-                     read_weights, resolve_checkpoint, write_domains, write_text)
-from .rundir import BEST_SUFFIX
+from .config import config_to_dict, save_config
+from .rundir import (BEST_SUFFIX, CONFIG_FILE, DOMAINS_FILE, FAN_FILE, atomic_write, flat_state, resolve_checkpoint,
+                     write_domains, write_text)
 
 MODEL_FILE, CARD_FILE = "model.safetensors", "README.md"
 HUB_FILES = (CONFIG_FILE, DOMAINS_FILE, MODEL_FILE, FAN_FILE, CARD_FILE)
@@ -96,18 +93,12 @@ def from_pretrained(name: str | Path, device: str = "auto", local_files_only: bo
                     revision: str | None = None):
     """A :class:`i2i.inference.Translator` from a saved model folder, a ``file://`` URL, a run directory (``RUN``,
     ``RUN:best``, a checkpoint folder) or a Hub repository id."""
-    from .device import resolve_device
     from .inference import Translator
 
     folder = resolve_pretrained(name, local_files_only, revision)
     if not (Path(folder) / MODEL_FILE).is_file():  # a run directory or checkpoint: the run's own reader
         return Translator.load(folder, device)
-    cfg = load_config(folder / CONFIG_FILE)
-    domains = read_domains(folder)
-    nets = build_networks(cfg.model, len(domains), discriminator=False)
-    load_flat_state(nets, read_weights(folder / MODEL_FILE), str(folder / MODEL_FILE))
-    fan = load_fan(folder / FAN_FILE) if cfg.model.w_hpf > 0 and (folder / FAN_FILE).is_file() else None
-    return Translator(nets, cfg, domains, resolve_device(device), source=str(folder / MODEL_FILE), fan=fan)
+    return Translator.from_folder(folder, Path(folder) / MODEL_FILE, device)
 
 
 def push_to_hub(translator, repo_id: str, token: str | None = None, private: bool = False,

@@ -9,7 +9,7 @@ from PIL import Image, ImageOps
 
 from .config import Config, load_config
 from .data.images import pil_to_uint8, to_float, to_rgb, to_uint8
-from .backends import BACKENDS, build_decoder  # noqa: F401 (BACKENDS: the CLI choices)
+from .backends import build_decoder
 from .device import resolve_device
 from .models import Networks, build_networks
 from .media import translation_cells
@@ -148,12 +148,20 @@ class Translator:
         """Load the EMA weights of a run directory, checkpoint folder or ``nets_ema.safetensors`` file; ``backend``
         says where the generator's decodes run (:mod:`i2i.backends`)."""
         run_dir, weights = resolve_checkpoint(path)
-        cfg = load_config(run_dir / CONFIG_FILE)
-        domains = read_domains(run_dir)
+        return cls.from_folder(run_dir, weights, device, backend)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, weights: str | Path, device: str | torch.device = "auto",
+                    backend: str = "eager") -> "Translator":
+        """The model described by ``folder`` (``config.yaml``, ``domains.json``, ``fan.safetensors`` for face models)
+        with the EMA weights of ``weights``: a run directory and one of its checkpoints, or a saved model folder."""
+        folder = Path(folder)
+        cfg = load_config(folder / CONFIG_FILE)
+        domains = read_domains(folder)
         nets = build_networks(cfg.model, len(domains), discriminator=False)
         load_flat_state(nets, read_weights(weights), str(weights))
         device = device if isinstance(device, torch.device) else resolve_device(device)
-        fan = load_fan(run_dir / FAN_FILE) if cfg.model.w_hpf > 0 and (run_dir / FAN_FILE).is_file() else None
+        fan = load_fan(folder / FAN_FILE) if cfg.model.w_hpf > 0 and (folder / FAN_FILE).is_file() else None
         return cls(nets, cfg, domains, device, source=str(weights), fan=fan, backend=backend)
 
     @classmethod

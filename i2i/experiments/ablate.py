@@ -136,18 +136,17 @@ def strip_paths(domains: list[str]) -> list[tuple[int, int]]:
 
 
 @torch.inference_mode()
-def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 10, seed: int = 0,
+def comparison_strip(translators: dict[str, Translator], data: str, out: Path, steps: int = 10, seed: int = 0,
                      random_weights: bool = False, labels: dict[str, str] | None = None) -> Path:
     """One PNG, one row per variant and path (:func:`strip_paths`): the same source (the first validation image
     of the path's first domain) from the same latent ``z_0`` in that domain to ``z_1`` in the other, mapped
     through each variant's own mapping network, with the row's Perceptual Smoothness written beside it."""
-    labels = labels or row_labels(list(runs))
+    labels = labels or row_labels(list(translators))
     net, provenance = build_lpips(random_weights, allow_random_fallback=False)
     distance = LPIPSDistance(net, "lpips")
     domains, files = scan_split(data, "val")  # file names only: nothing decoded
     rows, texts = [], []
-    for name, run_dir in runs.items():
-        t = Translator.load(run_dir, "cpu")
+    for name, t in translators.items():
         z = torch.randn(2, t.cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed))
         for first, last in strip_paths(domains):
             x = prepare_image(files[first][0], t.img_size)[None]
@@ -172,15 +171,14 @@ def comparison_strip(runs: dict[str, Path], data: str, out: Path, steps: int = 1
 
 
 @torch.inference_mode()
-def step_profiles(runs: dict[str, Path], data: str, out: Path, steps: int = 10, sources: int = 32, seed: int = 0,
-                  labels: dict[str, str] | None = None) -> list[Path]:
+def step_profiles(translators: dict[str, Translator], data: str, out: Path, steps: int = 10, sources: int = 32,
+                  seed: int = 0, labels: dict[str, str] | None = None) -> list[Path]:
     """Where along the inter-domain paths the change bunches up. For each path of :func:`strip_paths`, the share of
     its length (pixel L1 between consecutive frames) that each step takes, averaged over the first ``sources``
     validation images of the path's first domain (one latent draw per end and source, the same for every variant),
     one line per variant: a flat line at ``1 / (steps - 1)`` is a uniform path, a peak an abrupt switch. One
     ``ablation_steps_<a>2<b>.png`` per path; returns them."""
-    labels = labels or row_labels(list(runs))
-    translators = {name: Translator.load(run_dir, "cpu") for name, run_dir in runs.items()}
+    labels = labels or row_labels(list(translators))
     size = next(iter(translators.values())).img_size
     images = DomainImages(data, "val", size, progress=False)
     charts = []
@@ -225,10 +223,10 @@ def _ablate(config: str, out: Path, variants: list[str], seeds: int, overrides: 
     random = eval_settings.random_weights
     labels = row_labels(variants, load_config(config, overrides).model.kind)
     table = table_markdown(summary, random, seeds, labels)
-    strip = comparison_strip({name: out / name / "seed0" for name in variants}, reports[variants[0]][0]["data"],
-                             out / "ablation.png", random_weights=random, labels=labels)
-    profiles = step_profiles({name: out / name / "seed0" for name in variants}, reports[variants[0]][0]["data"], out,
-                             labels=labels)
+    translators = {name: Translator.load(out / name / "seed0", "cpu") for name in variants}
+    data = reports[variants[0]][0]["data"]
+    strip = comparison_strip(translators, data, out / "ablation.png", random_weights=random, labels=labels)
+    profiles = step_profiles(translators, data, out, labels=labels)
     result = {"variants": labels, "seeds": seeds, "overrides": overrides, "random_weights": random,
               "summary": summary, "strip": str(strip), "step_profiles": [str(p) for p in profiles]}
     write_json(out / "ablation.json", result)
