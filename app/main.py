@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import shutil
 import signal
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from i2i.evaluation.perceptual import LPIPSDistance
 from i2i.data.images import IMG_EXTENSIONS
 from i2i.inference import Translator, resolve_checkpoint
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
+from i2i.rundir import apply_umask
 
 from .batching import DecodeBatcher
 from .handlers import DemoHandlers
@@ -20,6 +23,7 @@ from .uploads import MAX_UPLOAD_BYTES
 
 log = logging.getLogger(__name__)
 
+PRIVATE_TEMP = ".tmp"  # the app process's temporary files, inside the session folder
 CONCURRENT_REQUESTS = 16  # requests served at once with batching (the rest wait in Gradio's queue, 64 at most)
 
 
@@ -86,24 +90,50 @@ def stop_on_signals() -> None:
             signal.signal(getattr(signal, name), signal.default_int_handler)
 
 
+def session_dir(out_dir: str | Path | None = None) -> Path:
+    """A new, empty folder for this app's outputs, the only folder it serves: a fresh subfolder of ``out_dir`` (kept
+    after the app stops, earlier sessions' files never served), else a temporary folder removed when the process
+    exits (on Ctrl+C, SIGTERM and SIGHUP too)."""
+    if out_dir:
+        base = Path(out_dir)
+        if base.exists() and not base.is_dir():
+            raise NotADirectoryError(f"--out-dir {base} is a file, not a folder")
+        base.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=time.strftime("session-%Y%m%d-%H%M%S-"), dir=base))
+        apply_umask(folder, directory=True)
+        return folder
+    folder = Path(tempfile.mkdtemp(prefix="i2i-app-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    stop_on_signals()
+    return folder
+
+
+def private_temp(folder: Path) -> None:
+    """Send this process's temporary files (Gradio's cache of uploads, the ONNX export's and torch's scratch files)
+    to ``folder``, removed at exit, instead of leaving them in the shared ``$TMPDIR`` on every start."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("TMPDIR", "GRADIO_TEMP_DIR"):
+        os.environ[name] = str(folder)
+    tempfile.tempdir = str(folder)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    stop_on_signals()
+
+
 def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path | None = None,
                data: str | Path | None = None, weights_dir: str | None = None, random_weights: bool = False,
-               compare: str | Path | None = None, batch: bool = True, backend: str = "auto"):
+               compare: str | Path | None = None, batch: bool = True, backend: str = "auto",
+               session: Path | None = None):
     """Load everything the app needs once (a second model for the Compare tab with ``compare``) and return
-    ``(blocks, out_dir)``; ``batch``: concurrent interpolations are decoded together (:class:`DecodeBatcher`);
-    ``backend``: where the generator's decodes run (:mod:`i2i.backends`)."""
+    ``(blocks, session folder)``; ``batch``: concurrent interpolations are decoded together (:class:`DecodeBatcher`);
+    ``backend``: where the generator's decodes run (:mod:`i2i.backends`); ``session``: the folder to serve (default:
+    a new one from :func:`session_dir`)."""
     from .compare import CompareHandlers
     from .ui import build_app
 
     translator = Translator.load(checkpoint, device, backend)
     net, lpips_weights = build_lpips(random_weights, allow_random_fallback=True, weights_dir=weights_dir)
     distance = LPIPSDistance(net.to(translator.device))
-    if out_dir:
-        out_dir = Path(out_dir)
-    else:  # the app's own temporary folder: removed when the process exits
-        out_dir = Path(tempfile.mkdtemp(prefix="i2i-app-"))
-        atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
-        stop_on_signals()
+    out_dir = session or session_dir(out_dir)
     handlers = DemoHandlers(translator, distance, lpips_weights, out_dir,
                             DecodeBatcher(translator) if batch else None)
     comparer = None
@@ -138,7 +168,9 @@ def launch(checkpoint: str | Path, host: str = "127.0.0.1", port: int | None = N
     ``CONCURRENT_REQUESTS`` requests run at once (their frames decoded together, their files written in parallel);
     without it one at a time."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
-    demo, out_dir = build_demo(checkpoint, batch=batch, **kwargs)
+    session = session_dir(kwargs.pop("out_dir", None))
+    private_temp(session / PRIVATE_TEMP)
+    demo, out_dir = build_demo(checkpoint, batch=batch, session=session, **kwargs)
     demo.queue(default_concurrency_limit=CONCURRENT_REQUESTS if batch else 1, max_size=64)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, allowed_paths=[str(out_dir)],
                 max_file_size=MAX_UPLOAD_BYTES, ssr_mode=False, show_error=False, quiet=True)

@@ -88,7 +88,7 @@ def _style_picker(title: str, domains: list[str], domain: str, seed: int, thumbs
         dom = checked(gr.Dropdown(domains, value=domain, label=f"{title} domain"))
         if thumbs:
             _domain_gallery(thumbs, dom)
-        seed_box = checked(gr.Number(value=seed, precision=0, minimum=0, maximum=MAX_SEED,
+        seed_box = checked(gr.Number(value=seed, precision=None, step=1, minimum=0, maximum=MAX_SEED,
                                      label=f"{title} seed (mapping network)"))
         ref = image_upload(f"{title} reference", visible=False, height=160)
     kind.change(lambda k: (gr.Number(visible=k == "seed"), gr.Image(visible=k == "reference")), kind,

@@ -8,7 +8,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from i2i.pretrained import RANDOM_WEIGHTS, require_weights
+from i2i.pretrained import RANDOM_WEIGHTS, load_state, require_weights
 from i2i.rundir import atomic_write
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -66,7 +66,7 @@ def build_inception(random_weights: bool = False, weights_dir: str | Path | None
         state, provenance = random_inception_state(seed), RANDOM_WEIGHTS
     else:
         path = require_weights(INCEPTION_FILE, "FID Inception", weights_dir)
-        state, provenance = torch.load(path, map_location="cpu", weights_only=True), f"pretrained ({path.name})"
+        state, provenance = load_state(path), f"pretrained ({path.name})"
     with _fid_weights(state):
         model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[FEATURE_DIM]], resize_input=True,
                             normalize_input=True, use_fid_inception=True)

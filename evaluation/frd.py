@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from i2i.pretrained import RANDOM_WEIGHTS, require_weights
+from i2i.pretrained import RANDOM_WEIGHTS, load_state, require_weights
 from i2i.weights import facenet_checkpoints_dir
 
 FACENET_FILE = "20180402-114759-vggface2.pt"
@@ -28,7 +28,7 @@ def build_face_embedder(random_weights: bool = False, weights_dir: str | Path | 
     if random_weights:
         return net.eval().requires_grad_(False), RANDOM_WEIGHTS
     path = require_weights(FACENET_FILE, "FRD VGGFace2 (facenet-pytorch)", weights_dir, facenet_checkpoints_dir())
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_state(path)
     net.load_state_dict({k: v for k, v in state.items() if not k.startswith("logits.")})
     return net.eval().requires_grad_(False), f"pretrained ({path.name})"
 

@@ -102,7 +102,7 @@ class LossConfig:
 class TrainConfig:
     """Optimisation, schedule, logging and checkpointing; [recipe] marks what StarGAN v2 does not have."""
 
-    total_iters: int = num(100000, 0, BIG)
+    total_iters: int = num(100000, 1, BIG)
     batch_size: int = num(8, 1, 65536)
     lr: float = num(1e-4, 0.0, 1.0, low_open=True)
     f_lr: float = num(1e-6, 0.0, 1.0)
@@ -126,7 +126,8 @@ class TrainConfig:
     keep_checkpoints: int = num(3, 1, 10**6)  # besides the best one (train.best_metric), which is always kept
     # every eval_every iterations (0: never) the EMA model is scored on eval_sources validation images per domain
     # with the cheap metrics the data allow (i2i.training.tracking); best_metric "key:max" or "key:min" (a report key
-    # such as gt_nearest_iou, content_iou, ps_pixel_inter) keeps checkpoints/best, which --checkpoint RUN:best loads
+    # such as gt_nearest_iou, content_iou, ps_pixel_inter; ps_pixel_inter:max, with a warning, where the data lack it)
+    # keeps checkpoints/best.json, which --checkpoint RUN:best loads
     eval_every: int = num(0, 0, BIG)
     eval_sources: int = num(8, 1, 10**6)
     best_metric: str = ""
@@ -184,7 +185,7 @@ class Config:
             check_bottleneck_size(self.model.bottleneck_size, self.model.img_size)
         except ValueError as err:
             raise ValueError(f"model.bottleneck_size: {err}") from None
-        if self.train.best_metric and (self.train.best_metric.count(":") != 1
+        if self.train.best_metric and (self.train.best_metric.count(":") != 1 or not self.train.best_metric.split(":")[0]
                                        or self.train.best_metric.split(":")[1] not in ("max", "min")):
             raise ValueError(f"train.best_metric must look like KEY:max or KEY:min (e.g. gt_nearest_iou:max), got "
                              f"{self.train.best_metric!r}")

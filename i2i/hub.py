@@ -21,19 +21,31 @@ import yaml
 
 from . import __version__
 from .config import config_to_dict, save_config
-from .rundir import (BEST_SUFFIX, CONFIG_FILE, DOMAINS_FILE, FAN_FILE, atomic_write, flat_state, resolve_checkpoint,
+from .rundir import (BEST_SUFFIX, CHECKPOINTS, CONFIG_FILE, DOMAINS_FILE, FAN_FILE, atomic_write, flat_state, resolve_checkpoint,
                      write_domains, write_text)
 
 MODEL_FILE, CARD_FILE = "model.safetensors", "README.md"
 HUB_FILES = (CONFIG_FILE, DOMAINS_FILE, MODEL_FILE, FAN_FILE, CARD_FILE)
 
 
-def save_pretrained(translator, folder: str | Path, report_md: str | None = None) -> Path:
+def save_pretrained(translator, folder: str | Path, report_md: str | None = None, overwrite: bool = False) -> Path:
     """Write ``translator``'s model in the Hub layout into ``folder`` (created); ``report_md``: an evaluation report
-    (Markdown) for the model card. Returns ``folder``."""
+    (Markdown) for the model card. Returns ``folder``.
+
+    A folder that holds files is refused unless ``overwrite`` (then the layout's files are replaced, others kept);
+    a run directory is always refused: its config and domains belong to its checkpoints.
+    """
     from safetensors.torch import save_file
 
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file, not a folder")
+    if (folder / CHECKPOINTS).is_dir():
+        raise FileExistsError(f"{folder} is a run directory: save the model to another folder (its {CONFIG_FILE} and "
+                              f"{DOMAINS_FILE} belong to its checkpoints)")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise FileExistsError(f"{folder} is not empty: choose a new folder, or pass overwrite=True to replace its "
+                              f"{', '.join(HUB_FILES)}")
     folder.mkdir(parents=True, exist_ok=True)
     save_config(translator.cfg, folder / CONFIG_FILE)
     write_domains(folder, translator.domains)

@@ -1,13 +1,14 @@
 """Inference on a trained run: load the EMA networks once, draw style codes, decode one source with many styles."""
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageOps
 
-from .config import Config, load_config
+from .config import MAX_SEED, Config, load_config
 from .data.images import pil_to_uint8, to_float, to_rgb, to_uint8
 from .backends import build_decoder
 from .device import resolve_device
@@ -76,6 +77,10 @@ class StyleSpec:
     reference: object = None  # path, PIL image or image tensor
     code: torch.Tensor | None = None
     center_crop: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"a style seed must be a whole number from 0 to {MAX_SEED}, got {str(self.seed)[:40]}")
 
 
 class UnreadableImageError(ValueError):
@@ -172,12 +177,12 @@ class Translator:
 
         return from_pretrained(name, device, **kwargs)
 
-    def save_pretrained(self, folder: str | Path, report_md: str | None = None) -> Path:
+    def save_pretrained(self, folder: str | Path, report_md: str | None = None, overwrite: bool = False) -> Path:
         """Write this model in the Hugging Face Hub layout (config, safetensors weights, domains, a model card with the
-        training config and ``report_md``, an evaluation report)."""
+        training config and ``report_md``, an evaluation report); a non-empty folder only with ``overwrite``."""
         from .hub import save_pretrained
 
-        return save_pretrained(self, folder, report_md)
+        return save_pretrained(self, folder, report_md, overwrite)
 
     def push_to_hub(self, repo_id: str, **kwargs) -> str:
         """Upload this model to a Hugging Face Hub repository (needs a connection and a write token)."""
@@ -233,14 +238,20 @@ class Translator:
         return self.decode_many(sources, INTERPOLATIONS[method](s0, s1, alphas))
 
     def domain_label(self, domain: str | int) -> int:
-        """Label of a domain given by name or index, with a clear error listing the domains."""
-        if isinstance(domain, int) or str(domain).isdigit():
-            label = int(domain)
-            if 0 <= label < self.num_domains:
-                return label
-        elif domain in self.domains:
-            return self.domains.index(domain)
-        raise ValueError(f"unknown domain {domain!r}: this model has {', '.join(self.domains)}")
+        """Label of a domain given by name, or by index (a Python ``int``, or a string of digits that names no
+        domain while no domain name is a number); a clear error listing the domains otherwise."""
+        if isinstance(domain, str):
+            if domain in self.domains:
+                return self.domains.index(domain)
+            if domain.isdigit() and not any(d.isdigit() for d in self.domains) and len(domain) < 6:
+                domain = int(domain)
+        if isinstance(domain, int) and not isinstance(domain, bool) and 0 <= domain < self.num_domains:
+            return domain
+        raise ValueError(f"unknown domain {str(domain)[:40]!r}: this model has {', '.join(self.domains)}")
+
+    def domain_name(self, domain: str | int) -> str:
+        """The name of a domain given by name or index (:meth:`domain_label`)."""
+        return self.domains[self.domain_label(domain)]
 
     def style(self, spec: "StyleSpec") -> torch.Tensor:
         """One style code (D,): from a reference image, a seed of the mapping network, or given explicitly."""

@@ -6,16 +6,21 @@ Layout (written by ``i2i train`` and ``i2i convert``, read by inference, evaluat
     RUN/domains.json                {"domains": [name, ...]} in label order
     RUN/fan.safetensors             FAN face-mask network (face models, ``model.w_hpf > 0``)
     RUN/checkpoints/latest          names the newest complete checkpoint
-    RUN/checkpoints/best, best.json name the checkpoint with the best tracked metric (train.eval_every), its value
+    RUN/checkpoints/best.json       the checkpoint with the best tracked metric (train.eval_every), its value and
+                                    step: one file, replaced atomically, so name and record never disagree
     RUN/checkpoints/step_NNNNNNN/   nets.safetensors (G, M, E, D), nets_ema.safetensors (EMA G, M, E),
                                     state.pt (optimisers; training only, see i2i.training.checkpoint)
-    RUN/.lock                       held (fcntl.flock) by the one process writing the run; names it
+    RUN/.lock                       held (a POSIX record lock) by the one process writing the run; names it
+
+Every file is written atomically (:func:`atomic_write`) with the permissions the user's umask gives a new file, so a
+run made by one user loads for another who may read the folder.
 
 Nothing here imports the training stack, so inference, evaluation and the app load without it.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -30,8 +35,11 @@ from safetensors.torch import load_file
 from torch import nn
 
 CONFIG_FILE, DOMAINS_FILE, FAN_FILE = "config.yaml", "domains.json", "fan.safetensors"
-CHECKPOINTS, LATEST, BEST, LOCK_FILE = "checkpoints", "latest", "best", ".lock"
-BEST_FILE = "best.json"  # RUN/checkpoints/best.json: the tracked metric, its direction, value and step
+CHECKPOINTS, LATEST, LOCK_FILE = "checkpoints", "latest", ".lock"
+BEST_FILE = "best.json"  # RUN/checkpoints/best.json: the best checkpoint's name, its metric, value and step
+LEGACY_BEST = "best"  # the name-only pointer of runs written before best.json held the name
+TEMP_SUFFIX = ".tmp"  # atomic_write's temporary files (".NAME.XXXX.tmp"), removed when a writer dies
+MAX_DOMAINS, MAX_DOMAIN_NAME = 1024, 200  # domains.json bounds, checked before anything is built
 BEST_SUFFIX = ":best"  # --checkpoint RUN:best names the checkpoint with the best tracked metric
 NETS_FILE, EMA_FILE, STATE_FILE = "nets.safetensors", "nets_ema.safetensors", "state.pt"
 
@@ -55,8 +63,12 @@ _HELD: set[Path] = set()  # folders whose lock this process holds (a nested writ
 
 @contextlib.contextmanager
 def exclusive_writer(folder: str | Path, what: str) -> Iterator[None]:
-    """Hold ``folder/.lock`` (an advisory ``fcntl.flock``, released by the kernel when the process dies) while
-    the block writes the folder; the file names the holder (pid, host, ``what``, start time).
+    """Hold ``folder/.lock`` (an advisory POSIX record lock, ``fcntl.lockf``, released by the kernel when the
+    process dies) while the block writes the folder; the file names the holder (pid, host, ``what``, start time).
+
+    A record lock belongs to the process, not to the open file: data-loader workers forked by the holder do not
+    inherit it, so a trainer killed with ``kill -9`` frees its run at once even while its orphaned workers live on
+    (``flock`` would stay held by them).
 
     A second process gets :class:`FolderInUseError` naming the holder at once. A lock file left with a holder's
     name by a process that died (a crash, ``kill -9``) is free and is taken over with a warning. A folder the block
@@ -77,8 +89,10 @@ def exclusive_writer(folder: str | Path, what: str) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK_FILE, "a+") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             f.seek(0)
             holder = f.read().strip() or "another process"
             raise FolderInUseError(f"{folder} is in use by {holder}: one writer at a time (wait for it to finish, "
@@ -102,18 +116,33 @@ def exclusive_writer(folder: str | Path, what: str) -> Iterator[None]:
             if created and [p.name for p in folder.iterdir()] == [LOCK_FILE]:  # a writer that wrote nothing
                 (folder / LOCK_FILE).unlink()
                 folder.rmdir()
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.lockf(f, fcntl.LOCK_UN)
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: str | Path, directory: bool = False) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would have (0666 or 0777 less the umask): ``mkstemp`` and
+    ``mkdtemp`` create 0600 / 0700, which would hide a run from every other user."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``: readers see the old
-    file or the whole new one, never a partial one (also when ``write`` raises or the process is killed)."""
+    file or the whole new one, never a partial one (also when ``write`` raises or the process is killed). The file
+    gets the permissions of the user's umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -133,12 +162,15 @@ def write_json(path: str | Path, data) -> Path:
 
 def write_domains(run_dir: str | Path, domains: list[str]) -> Path:
     """``RUN/domains.json``: the domain names in label order."""
+    check_domain_names(list(domains), str(Path(run_dir) / DOMAINS_FILE))
     return write_json(Path(run_dir) / DOMAINS_FILE, {"domains": list(domains)})
 
 
 def read_domains(run_dir: str | Path) -> list[str]:
     """The domain names of a run, in label order; a malformed file is one ValueError naming it."""
     path = Path(run_dir) / DOMAINS_FILE
+    if path.is_file() and path.stat().st_size > MAX_DOMAINS * (MAX_DOMAIN_NAME + 8):
+        raise ValueError(f"{path} is {path.stat().st_size} bytes: more than {MAX_DOMAINS} domain names fit in")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -147,7 +179,23 @@ def read_domains(run_dir: str | Path) -> list[str]:
     if not isinstance(domains, list) or len(domains) < 2 or not all(isinstance(d, str) and d for d in domains):
         raise ValueError(f"{path} must hold {{\"domains\": [\"name\", ...]}} with at least two names, got "
                          f"{json.dumps(data)[:80]}")
+    check_domain_names(domains, str(path))
     return domains
+
+
+def check_domain_names(domains: list[str], where: str) -> None:
+    """Domain names are looked up by name: refuse duplicates, blanks and more than the bounds allow."""
+    if len(domains) > MAX_DOMAINS:
+        raise ValueError(f"{where}: {len(domains)} domains, more than the {MAX_DOMAINS} supported")
+    long = [d for d in domains if len(d) > MAX_DOMAIN_NAME or not d.strip()]
+    if long:
+        raise ValueError(f"{where}: domain names must be 1-{MAX_DOMAIN_NAME} visible characters, got "
+                         f"{long[0][:40]!r}")
+    seen = set()
+    duplicates = sorted({d for d in domains if d in seen or seen.add(d)})
+    if duplicates:
+        raise ValueError(f"{where}: domain names must be unique, {', '.join(map(repr, duplicates[:5]))} "
+                         "appear more than once")
 
 
 def write_weights(path: str | Path, module: nn.Module) -> Path:
@@ -227,14 +275,44 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return complete[0] if complete else None
 
 
-def best_checkpoint(run_dir: str | Path) -> Path | None:
-    """The checkpoint named by ``RUN/checkpoints/best`` (the best tracked metric so far), or None."""
+def read_best(run_dir: str | Path) -> dict | None:
+    """``RUN/checkpoints/best.json`` (``checkpoint``, ``metric``, ``value``, ``step``), or None when the run has no
+    readable record; a run of an older layout keeps its name-only ``best`` pointer."""
     root = Path(run_dir) / CHECKPOINTS
-    pointer = root / BEST
-    if not pointer.is_file():
+    try:
+        record = json.loads((root / BEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        record = None
+    if isinstance(record, dict) and isinstance(record.get("checkpoint"), str):
+        return record
+    legacy = root / LEGACY_BEST
+    return {"checkpoint": legacy.read_text().strip()} if legacy.is_file() else None
+
+
+def write_best(run_dir: str | Path, record: dict) -> Path:
+    """Record the best checkpoint (its name and metric together, one atomic write); drop an older layout's
+    separate pointer."""
+    root = Path(run_dir) / CHECKPOINTS
+    path = write_json(root / BEST_FILE, record)
+    (root / LEGACY_BEST).unlink(missing_ok=True)
+    return path
+
+
+def best_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint named by ``RUN/checkpoints/best.json`` (the best tracked metric so far), or None."""
+    record = read_best(run_dir)
+    if record is None:
         return None
-    named = root / pointer.read_text().strip()
+    named = Path(run_dir) / CHECKPOINTS / Path(record["checkpoint"]).name
     return named if named in complete_checkpoints(run_dir) else None
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the temporary files of atomic writes that a killed writer left in ``folder``; return them."""
+    stale = sorted(p for p in Path(folder).glob(f".*{TEMP_SUFFIX}") if p.is_file())
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def resolve_checkpoint(path: str | Path) -> tuple[Path, Path]:

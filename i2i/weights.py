@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import shutil
 import tempfile
 import urllib.request
@@ -18,6 +19,8 @@ from typing import Callable
 
 import torch
 from tqdm import tqdm
+
+from .rundir import apply_umask
 
 MIRROR_ENV, OFFLINE_ENV = "I2I_WEIGHTS_MIRROR", "I2I_OFFLINE"
 
@@ -113,6 +116,21 @@ def verify(entry: WeightsFile, path: str | Path) -> bool:
         return False
 
 
+def load_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """A verified weights file's tensors, read with ``torch.load(weights_only=True)``: a pickle that would run
+    code is a WeightsHashError naming the file, never executed."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise WeightsHashError(f"{path} was refused: it is not a weights-only file ({reason})") from None
+    except Exception as err:  # truncated or not a torch file
+        raise WeightsHashError(f"{path} is unreadable ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict):
+        raise WeightsHashError(f"{path} holds a {type(state).__name__}, not a state dict")
+    return state
+
+
 def offline_message(entry: WeightsFile, reason: str) -> str:
     """The one message of a missing file: which file, which folder, which command."""
     return (f"{entry.filename} is not in {entry.folder()} ({reason}). Run `i2i weights fetch {entry.name}` on a "
@@ -151,6 +169,7 @@ def fetch(entry: WeightsFile, mirror: str | None = None, progress: bool = True) 
             got = sha256_of(tmp)[:16]
             raise WeightsHashError(f"{url} is not the expected {entry.filename}: sha256 {got}... does not start with "
                                    f"{entry.sha256}" if entry.sha256 else f"{url} does not load as a checkpoint")
+        apply_umask(tmp)  # mkstemp's 0600 would hide the file from the machine's other users
         shutil.move(str(tmp), target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -189,24 +189,28 @@ def test_translate_handler_grid(handlers, source_file):
 
 @pytest.fixture(scope="module")
 def served_app(tiny_run, tmp_path_factory):
-    """``i2i app`` in a subprocess on 127.0.0.1; yields its URL and output folder."""
+    """``i2i app`` in a subprocess on 127.0.0.1 with its own $TMPDIR (``OUT_tmp``); yields its URL and its session
+    folder (a fresh subfolder of ``--out-dir``)."""
     out_dir = tmp_path_factory.mktemp("served")
     log_path = out_dir.parent / f"{out_dir.name}.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    tmpdir = out_dir.parent / f"{out_dir.name}_tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmpdir)}
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "i2i", "app", "--checkpoint", str(tiny_run), "--random-weights",
                                  "--port", str(free_port()), "--out-dir", str(out_dir), "--device", "cpu",
                                  "--compare", str(tiny_run)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline, url = time.time() + 180, None
-        while url is None:
-            match = re.search(r"at (http://127\.0\.0\.1:\d+/)", log_path.read_text())
-            url = match and match.group(1)
+        deadline, match = time.time() + 180, None
+        while match is None:
+            match = re.search(r"at (http://127\.0\.0\.1:\d+/) \(outputs in (\S+);", log_path.read_text())
             if proc.poll() is not None or time.time() > deadline:
                 pytest.fail(f"the app did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url, out_dir
+        session = Path(match.group(2))
+        assert session.parent == out_dir and session.name.startswith("session-")
+        yield match.group(1), session
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -276,6 +280,8 @@ def test_app_serves_only_its_outputs(served_app, tiny_run):
         assert httpx.get(f"{url}gradio_api/file={forbidden}").status_code == 403, forbidden
     example = next((out_dir / "examples").iterdir())
     assert httpx.get(f"{url}gradio_api/file={example}").status_code == 200
+    tmpdir = out_dir.parent.parent / f"{out_dir.parent.name}_tmp"
+    assert os.listdir(tmpdir) == []  # Gradio's cache and the export's scratch files live in the session folder
 
 
 @browser_test

@@ -1,10 +1,12 @@
 """The console script's surface and the LPIPS weights locator."""
+import hashlib
 import subprocess
 import sys
 
 import pytest
 import torch
 
+from i2i import weights
 from i2i.cli import main
 from i2i.pretrained import ALEXNET_FILE, MissingWeightsError, build_lpips
 
@@ -48,6 +50,11 @@ def test_lpips_uses_alexnet_file_from_torch_home(tmp_path, monkeypatch):
     alexnet = torchvision.models.alexnet(weights=None)
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
     torch.save(alexnet.state_dict(), tmp_path / "hub" / "checkpoints" / ALEXNET_FILE)
+    with pytest.raises(MissingWeightsError):  # not the registry's file (its hash differs): refused, never loaded
+        build_lpips(allow_random_fallback=False)
+    digest = hashlib.sha256((tmp_path / "hub" / "checkpoints" / ALEXNET_FILE).read_bytes()).hexdigest()
+    entry = weights.REGISTRY["lpips-alexnet"]
+    monkeypatch.setitem(weights.REGISTRY, "lpips-alexnet", weights.WeightsFile(**{**entry.__dict__, "sha256": digest}))
     net, provenance = build_lpips(allow_random_fallback=False)
     assert provenance == "pretrained"
     first_conv = net.net.slice1[0].weight

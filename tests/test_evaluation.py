@@ -1,6 +1,7 @@
 """The evaluation pipeline end to end on a tiny random model: report, labels, determinism, caches, weights."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from i2i import weights
 from i2i.evaluation import EvalSettings, evaluate
 from i2i.evaluation.evaluate import select_tasks
 from i2i.evaluation.fid import INCEPTION_FILE, build_inception, inception_features, random_inception_state
@@ -132,6 +134,9 @@ def test_fid_equals_pytorch_fid_on_the_same_folders(tiny_run, synthetic_root, tm
     (home / "hub" / "checkpoints").mkdir(parents=True)
     torch.save(random_inception_state(seed=3), home / "hub" / "checkpoints" / INCEPTION_FILE)
     monkeypatch.setenv("TORCH_HOME", str(home))
+    digest = hashlib.sha256((home / "hub" / "checkpoints" / INCEPTION_FILE).read_bytes()).hexdigest()
+    entry = weights.REGISTRY["fid-inception"]  # the registry trusts this file (an official one would match anyway)
+    monkeypatch.setitem(weights.REGISTRY, "fid-inception", weights.WeightsFile(**{**entry.__dict__, "sha256": digest}))
     out, images = tmp_path / "r.json", tmp_path / "images"
     assert main(["eval", "--checkpoint", str(tiny_run), "--data", str(synthetic_root), "--metrics", "fid",
                  "--tasks", "checks2dots", "--stats-cache", "", "--save-images", str(images), "--out", str(out), *SMALL]) == 0

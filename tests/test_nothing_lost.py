@@ -186,7 +186,7 @@ def test_binary_config_and_bad_overrides_give_one_line(tmp_path, capsys):
     code, err = run_cli(["train", "--config", config, "--run-dir", tmp_path / "run"], capsys)
     assert code == 1 and f"config {config} is not UTF-8 text" in err and err.count("\n") == 1
     for override, expected in (("model.img_size=[1", "--set model.img_size line 1, column 3: YAML syntax error"),
-                               ("train.total_iters=" + "9" * 400, "train.total_iters must be in [0, 1e+09], got 9999")):
+                               ("train.total_iters=" + "9" * 400, "train.total_iters must be in [1, 1e+09], got 9999")):
         code, err = run_cli(["train", "--config", "configs/synthetic.yaml", "--run-dir", tmp_path / "run", "--set",
                              override], capsys)
         assert code == 1 and expected in err and err.count("\n") == 1 and len(err) < 300

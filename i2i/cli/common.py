@@ -104,8 +104,9 @@ def parse_style(text: str, center_crop: bool = True):
             raise FileNotFoundError(f"reference image {reference} does not exist")
         return StyleSpec(domain, reference=reference, center_crop=center_crop)
     domain, _, seed = text.partition(":")
-    if seed and not seed.lstrip("-").isdigit():
-        raise ValueError(f"bad style {text!r}: expected DOMAIN, DOMAIN:SEED or DOMAIN=REFERENCE_IMAGE")
+    if seed and not (seed.isascii() and seed.isdigit() and len(seed) <= len(str(MAX_SEED))):
+        raise ValueError(f"bad style {text[:60]!r}: expected DOMAIN, DOMAIN:SEED (SEED from 0 to {MAX_SEED}) or "
+                         "DOMAIN=REFERENCE_IMAGE")
     return StyleSpec(domain, seed=int(seed or 0), center_crop=center_crop)
 
 

@@ -13,6 +13,8 @@ def add_parser(sub):
     p.add_argument("--run-dir", required=True, help="run directory: config, checkpoints, logs, sample grids")
     add_overrides(p)
     p.add_argument("--resume", action="store_true", help="continue from the run directory's latest checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start a new run in a folder that holds files (a config, "
+                                                             "a log) but no checkpoints, replacing them")
     add_progress(p)
     return p
 
@@ -30,7 +32,8 @@ def run(args) -> int:
         print("error: --config is required (e.g. configs/synthetic.yaml)", file=sys.stderr)
         return 2
     cfg = load_config(config_path, args.set)
-    final = train(cfg, run_dir, resume=args.resume, progress=not args.no_progress)
-    print(f"checkpoint: {final}")
-    print(f"sample grids: {run_dir / 'samples'}")
+    final = train(cfg, run_dir, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+    print(f"checkpoint: {final}" if final is not None else f"no checkpoint written in {run_dir}")
+    if (run_dir / "samples").is_dir():
+        print(f"sample grids: {run_dir / 'samples'}")
     return 0

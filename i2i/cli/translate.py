@@ -25,6 +25,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    import re
+
     from PIL import Image
 
     from ..inference import StyleSpec, Translator
@@ -34,10 +36,11 @@ def run(args) -> int:
     files = input_images(args.input)
     inputs = load_inputs(files, args.align_faces, translator.img_size)
     out = Path(args.out)
+    domain = re.sub(r"[^\w.-]+", "_", translator.domain_name(args.domain))  # a name, safe in a file name
     if args.grid:
         specs = [StyleSpec(args.domain, reference=r) for r in args.reference] or \
             [StyleSpec(args.domain, seed=args.seed + k) for k in range(args.grid_seeds)]
-        path = out if out.suffix == ".png" else out / f"grid_{args.domain}.png"
+        path = out if out.suffix == ".png" else out / f"grid_{domain}.png"
         check_outputs([path], args.overwrite)
         cells = translator.translation_grid(inputs, specs)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +50,7 @@ def run(args) -> int:
     if len(args.reference) > 1:
         raise ValueError("one --reference per translation; pass several only with --grid")
     spec = StyleSpec(args.domain, seed=args.seed, reference=args.reference[0] if args.reference else None)
-    paths = [out / name for name in output_names(files, f"_to_{args.domain}.png")]
+    paths = [out / name for name in output_names(files, f"_to_{domain}.png")]
     check_outputs(paths, args.overwrite)
     images = translator.translate(inputs, spec)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .output import prepare_output_dir, write_manifest
+from .output import staged_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ FONT_EXTENSIONS = (".ttf", ".otf", ".ttc", ".otc")
 # No pair that only size tells apart (O/o/0, S/s, C/c ...), nor I/l/1: the content of every image is recognisable
 DEFAULT_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZabdefghmnqrty2345678"
 DEFAULT_STYLES = ("regular", "bold", "italic")
+STYLE_CLASSES = ("light", "regular", "bold", "italic", "light_italic", "bold_italic")  # Typeface.style's values
 DOMAIN_KINDS = ("style", "family")
 INK, GROUND = 0.9, 0.1  # grey levels of the glyph and of the ground, in [0, 1]
 EM_RANGE = (0.5, 0.75)  # em size as a fraction of the image side
@@ -122,6 +123,8 @@ def find_typefaces(sources: list[str | Path] | None = None) -> list[Typeface]:
             paths += sorted(p for p in source.rglob("*") if p.suffix.lower() in FONT_EXTENSIONS)
         elif source.is_file():
             paths.append(source)
+        elif source.exists():
+            raise ValueError(f"--fonts {source} is neither a font file nor a folder")
         else:
             raise FileNotFoundError(f"--fonts {source} does not exist")
     if not paths:
@@ -205,7 +208,11 @@ class GlyphRenderer:
         """Ink coverage of ``char`` in ``face`` at ``em`` pixels per em, ink box centred at (S/2 + dx, S/2 + dy)."""
         side = self.img_size * SUPERSAMPLE
         canvas = Image.new("L", (2 * side, 2 * side), 0)
-        ImageDraw.Draw(canvas).text((side, side), char, font=self._font(face, em), fill=255, anchor="mm")
+        try:
+            ImageDraw.Draw(canvas).text((side, side), char, font=self._font(face, em), fill=255, anchor="mm")
+        except (OSError, ValueError) as err:  # FreeType's errors for broken tables name no file
+            raise ValueError(f"{face.path} (face {face.index}, {face.family} {face.style}) cannot draw {char!r}: "
+                             f"{err}") from None
         ys, xs = np.nonzero(np.asarray(canvas))
         if ys.size == 0:
             raise ValueError(f"{face.path} draws nothing for {char!r}")
@@ -230,41 +237,47 @@ def make_glyphs(out: str | Path, fonts: list[str | Path] | None = None, chars: s
 
     Deterministic for ``seed`` (and the fonts; FreeType versions may differ by a grey level at edges). Each image
     draws its character, em size, offset and the typeface among its domain's with one generator. A non-empty
-    ``out`` is refused unless ``overwrite`` (which empties it first).
+    ``out`` is refused unless ``overwrite`` (which replaces it once the new data set is complete); a failure leaves
+    no partial ``out``.
     """
+    unknown = [s for s in styles if s not in STYLE_CLASSES]
+    if unknown:
+        raise ValueError(f"--styles: unknown style class {', '.join(map(repr, unknown))} (known: "
+                         f"{', '.join(STYLE_CLASSES)})")
     groups = group_faces(find_typefaces(fonts), domains, tuple(styles))
     faces = [face for members in groups.values() for face in members]
     chars = usable_chars(chars, faces)
-    out = prepare_output_dir(out, overwrite)
-    renderer, rng = GlyphRenderer(size), np.random.default_rng(seed)
-    face_ids = {face: i for i, face in enumerate(faces)}
-    rows, val_content = [], []
-    for split, count in (("train", num_train), ("val", num_val)):
-        for domain, members in groups.items():
-            folder = out / split / domain
-            folder.mkdir(parents=True)
-            for i in range(count):
-                char = chars[rng.integers(len(chars))]
-                em = float(rng.uniform(*EM_RANGE) * size)
-                dx, dy = (float(v) for v in rng.uniform(-OFFSET_RANGE, OFFSET_RANGE, 2) * size)
-                face = members[rng.integers(len(members))]
-                name = f"{domain}_{i:05d}.png"
-                Image.fromarray(glyph_image(renderer.coverage(face, char, em, dx, dy))).save(folder / name)
-                rows.append({"split": split, "domain": domain, "file": f"{split}/{domain}/{name}", "char": char,
-                             "em": round(em, 4), "dx": round(dx, 4), "dy": round(dy, 4), "font": face_ids[face],
-                             "family": face.family, "style": face.style, "weight": face.weight,
-                             "italic_angle": face.italic_angle})
-                if split == "val":
-                    val_content.append((rows[-1]["file"], char, em, dx, dy))
-    write_manifest(rows, out)
-    truth = np.stack([np.stack([renderer.coverage(face, char, em, dx, dy) for face in faces])
-                      for _, char, em, dx, dy in val_content])
-    np.savez_compressed(out / TRUTH_FILE, files=np.array([v[0] for v in val_content]),
-                        coverage=(truth * 255 + 0.5).astype(np.uint8))
-    meta = {"generator": "glyphs", "seed": seed, "size": size, "num_train": num_train, "num_val": num_val,
-            "chars": chars, "domains_by": domains, "styles": list(styles), "domains": list(groups),
-            "ink": INK, "ground": GROUND, "fonts": [dict(face.describe(), domain=domain)
-                                                    for domain, members in groups.items() for face in members],
-            "content_params": ["char", "em", "dx", "dy"], "style_params": ["font", "family", "style"]}
-    (out / GLYPHS_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    return out
+    final = Path(out)
+    with staged_output_dir(final, overwrite) as out:  # no partial --out when a step fails
+        renderer, rng = GlyphRenderer(size), np.random.default_rng(seed)
+        face_ids = {face: i for i, face in enumerate(faces)}
+        rows, val_content = [], []
+        for split, count in (("train", num_train), ("val", num_val)):
+            for domain, members in groups.items():
+                folder = out / split / domain
+                folder.mkdir(parents=True)
+                for i in range(count):
+                    char = chars[rng.integers(len(chars))]
+                    em = float(rng.uniform(*EM_RANGE) * size)
+                    dx, dy = (float(v) for v in rng.uniform(-OFFSET_RANGE, OFFSET_RANGE, 2) * size)
+                    face = members[rng.integers(len(members))]
+                    name = f"{domain}_{i:05d}.png"
+                    Image.fromarray(glyph_image(renderer.coverage(face, char, em, dx, dy))).save(folder / name)
+                    rows.append({"split": split, "domain": domain, "file": f"{split}/{domain}/{name}", "char": char,
+                                 "em": round(em, 4), "dx": round(dx, 4), "dy": round(dy, 4), "font": face_ids[face],
+                                 "family": face.family, "style": face.style, "weight": face.weight,
+                                 "italic_angle": face.italic_angle})
+                    if split == "val":
+                        val_content.append((rows[-1]["file"], char, em, dx, dy))
+        write_manifest(rows, out)
+        truth = np.stack([np.stack([renderer.coverage(face, char, em, dx, dy) for face in faces])
+                          for _, char, em, dx, dy in val_content])
+        np.savez_compressed(out / TRUTH_FILE, files=np.array([v[0] for v in val_content]),
+                            coverage=(truth * 255 + 0.5).astype(np.uint8))
+        meta = {"generator": "glyphs", "seed": seed, "size": size, "num_train": num_train, "num_val": num_val,
+                "chars": chars, "domains_by": domains, "styles": list(styles), "domains": list(groups),
+                "ink": INK, "ground": GROUND, "fonts": [dict(face.describe(), domain=domain)
+                                                        for domain, members in groups.items() for face in members],
+                "content_params": ["char", "em", "dx", "dy"], "style_params": ["font", "family", "style"]}
+        (out / GLYPHS_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return final

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .output import prepare_output_dir, write_manifest
+from .output import staged_output_dir, write_manifest
 
 SHAPES = ("ellipse", "square", "triangle", "cross")  # drawn by make_synthetic
 MASK_SHAPES = SHAPES + ("circle",)  # every shape shape_mask renders (manifests of other generators)
@@ -112,23 +112,24 @@ def make_synthetic(out: str | Path, num_train: int = 200, num_val: int = 32, siz
     Deterministic for ``seed``. The manifest has one row per image with its split, domain, file and
     every content and style parameter, so content preservation can be checked against ground truth.
     """
-    out = prepare_output_dir(out, overwrite)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for split, count in (("train", num_train), ("val", num_val)):
-        for domain in domains:
-            folder = out / split / domain.name
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(count):
-                content, style = sample_content(rng), sample_style(domain, rng)
-                name = f"{domain.name}_{i:05d}.png"
-                Image.fromarray(render(content, style, domain.texture, size)).save(folder / name)
-                rows.append({"split": split, "domain": domain.name, "file": f"{split}/{domain.name}/{name}",
-                             **content, **style})
-    write_manifest(rows, out)
-    meta = {"seed": seed, "size": size, "num_train": num_train, "num_val": num_val,
-            "domains": [asdict(d) for d in domains],
-            "content_params": ["shape", "cx", "cy", "size", "angle"],
-            "style_params": ["hue", "saturation", "frequency", "texture_angle"]}
-    (out / "synthetic.json").write_text(json.dumps(meta, indent=2))
-    return out
+    final = Path(out)
+    with staged_output_dir(final, overwrite) as out:  # no partial --out when a step fails
+        rng = np.random.default_rng(seed)
+        rows = []
+        for split, count in (("train", num_train), ("val", num_val)):
+            for domain in domains:
+                folder = out / split / domain.name
+                folder.mkdir(parents=True, exist_ok=True)
+                for i in range(count):
+                    content, style = sample_content(rng), sample_style(domain, rng)
+                    name = f"{domain.name}_{i:05d}.png"
+                    Image.fromarray(render(content, style, domain.texture, size)).save(folder / name)
+                    rows.append({"split": split, "domain": domain.name, "file": f"{split}/{domain.name}/{name}",
+                                 **content, **style})
+        write_manifest(rows, out)
+        meta = {"seed": seed, "size": size, "num_train": num_train, "num_val": num_val,
+                "domains": [asdict(d) for d in domains],
+                "content_params": ["shape", "cx", "cy", "size", "angle"],
+                "style_params": ["hue", "saturation", "frequency", "texture_angle"]}
+        (out / "synthetic.json").write_text(json.dumps(meta, indent=2))
+    return final

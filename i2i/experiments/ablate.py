@@ -84,7 +84,7 @@ def _run_variant(name: str, seed: int, config: str, overrides: list[str], run_di
     done = ckpt is not None and ckpt.name == f"step_{total:07d}"
     if not done:
         log.info("training %s seed %d for %d iterations into %s", name, seed, total, run_dir)
-        train(cfg, run_dir, resume=ckpt is not None, progress=progress)
+        train(cfg, run_dir, resume=True, progress=progress)  # its own folder: continue what is there
     elif report_path.is_file():
         return json.loads(report_path.read_text())
     report = evaluate(replace(eval_settings, checkpoint=str(run_dir), data=cfg.data.root, progress=progress))

@@ -159,7 +159,9 @@ def heatmaps_to_masks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def fan_state_from_wing(path: str | Path) -> dict[str, torch.Tensor]:
     """The FAN state dict of a released ``wing.ckpt`` (``{'state_dict': ...}``, loaded with ``weights_only=True``)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    from ..weights import load_state
+
+    ckpt = load_state(path)
     state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} is not a FAN checkpoint: expected {{'state_dict': {{name: tensor}}}} as in "

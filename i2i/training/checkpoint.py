@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from ..models import Networks
 from ..rundir import (CHECKPOINTS, EMA_FILE, LATEST, NETS_FILE, STATE_FILE, CheckpointMismatchError,  # noqa: F401
                       CorruptCheckpointError, best_checkpoint, complete_checkpoints, flat_state, latest_checkpoint,
-                      load_flat_state, read_weights, write_text)
+                      apply_umask, load_flat_state, read_weights, remove_stale_temp_files, write_text)
 
 PARTIAL_PREFIX, CORRUPT_PREFIX = ".tmp_step_", "corrupt_"
 
@@ -44,9 +44,12 @@ def save_checkpoint(run_dir: str | Path, step: int, nets: Networks, ema: Network
     final = root / f"step_{step:07d}"
     tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{step:07d}_", dir=root))
     try:
+        apply_umask(tmp, directory=True)
         save_file(flat_state(nets), str(tmp / NETS_FILE))
         save_file(flat_state(ema), str(tmp / EMA_FILE))
         torch.save({**state, "step": step}, tmp / STATE_FILE)
+        for name in (NETS_FILE, EMA_FILE, STATE_FILE):  # safetensors writes 0600 whatever the umask
+            apply_umask(tmp / name)
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
@@ -63,11 +66,13 @@ def save_checkpoint(run_dir: str | Path, step: int, nets: Networks, ema: Network
 
 
 def remove_partial_saves(run_dir: str | Path) -> list[Path]:
-    """Delete the temporary folders of interrupted saves; return what was removed."""
-    removed = sorted((Path(run_dir) / CHECKPOINTS).glob(PARTIAL_PREFIX + "*"))
+    """Delete the temporary folders of interrupted saves and the temporary files of interrupted atomic writes (a
+    pointer, the best record, the config); return what was removed."""
+    root = Path(run_dir) / CHECKPOINTS
+    removed = sorted(root.glob(PARTIAL_PREFIX + "*"))
     for folder in removed:
         shutil.rmtree(folder, ignore_errors=True)
-    return removed
+    return removed + remove_stale_temp_files(root) + remove_stale_temp_files(run_dir)
 
 
 def set_aside(folder: Path) -> Path:

@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from ..config import Config, config_to_dict, load_config, save_config
-from ..rundir import CONFIG_FILE, DOMAINS_FILE, FAN_FILE, exclusive_writer, read_domains, write_domains, write_weights
+from ..rundir import CONFIG_FILE, DOMAINS_FILE, FAN_FILE, LOCK_FILE, exclusive_writer, read_domains, write_domains, write_weights
 from . import distributed
 from .checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_checkpoint,
                          remove_partial_saves, save_checkpoint, set_aside)
@@ -58,16 +58,28 @@ class StopRequest:
         signal.signal(signal.SIGINT, self._previous)
 
 
-def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool) -> None:
-    """Create the run dir and write config.yaml and domains.json; refuse to overwrite another run's work."""
+def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool, overwrite: bool = False) -> None:
+    """Create the run dir and write config.yaml and domains.json; refuse to overwrite another run's work.
+
+    A new run (no ``resume``) needs an empty or new folder: files there (a user's config, an earlier run's log)
+    are replaced only with ``overwrite``; checkpoints never are (``--resume`` continues them).
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
-    if (run_dir / DOMAINS_FILE).exists():
+    if not resume and not overwrite:
+        present = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE)
+        if present and latest_checkpoint(run_dir) is None:
+            raise FileExistsError(f"{run_dir} is not empty ({', '.join(present[:4])}{', ...' if len(present) > 4 else ''}"
+                                  "): choose a new --run-dir, or pass --overwrite to start a run there (its files "
+                                  "config.yaml, domains.json and log.jsonl are replaced)")
+    if (run_dir / DOMAINS_FILE).exists() and not overwrite:
         saved = read_domains(run_dir)
         if saved != domains:
             raise ValueError(f"{run_dir} was trained on domains {saved}, but {cfg.data.root} has {domains}")
     if not resume and latest_checkpoint(run_dir) is not None:
         raise FileExistsError(f"{run_dir} already holds checkpoints: pass --resume to continue it, "
                               "or choose another --run-dir")
+    if overwrite and not resume:
+        (run_dir / "log.jsonl").unlink(missing_ok=True)
     if resume and (run_dir / CONFIG_FILE).exists():
         saved_model = config_to_dict(load_config(run_dir / CONFIG_FILE))["model"]
         model = config_to_dict(cfg)["model"]
@@ -106,8 +118,10 @@ def _mean_terms(history: list[dict[str, torch.Tensor]], info: DistInfo = DistInf
     return dict(zip(keys, all_reduce_mean(stacked, info).tolist()))  # one host sync per log interval
 
 
-def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) a model; return the path of the final checkpoint.
+def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
+          overwrite: bool = False) -> Path:
+    """Train (or resume) a model; return the path of the final checkpoint (None when ``train.total_iters`` is 0).
+    ``overwrite``: start a new run in a folder that holds files but no checkpoints.
 
     Under ``torchrun`` every rank runs this function: ``train.batch_size`` is the global batch, split into
     equal contiguous slices per rank (it must divide by the world size); rank 0 alone writes the run
@@ -117,12 +131,13 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
     info, device = distributed.setup(cfg.train.device)
     try:
         with exclusive_writer(run_dir, "i2i train") if info.is_main else contextlib.nullcontext():
-            return _train(cfg, Path(run_dir), resume, progress and info.is_main, info, device)
+            return _train(cfg, Path(run_dir), resume, progress and info.is_main, info, device, overwrite)
     finally:
         distributed.cleanup()
 
 
-def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistInfo, device: torch.device) -> Path:
+def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistInfo, device: torch.device,
+           overwrite: bool = False) -> Path:
     t = cfg.train
     if t.batch_size % info.world_size:
         raise ValueError(f"train.batch_size={t.batch_size} (the global batch) must divide by the world size "
@@ -137,7 +152,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
 
         tracker = BestCheckpoint(cfg, run_dir, domains)
     if info.is_main:
-        prepare_run_dir(cfg, run_dir, domains, resume)
+        prepare_run_dir(cfg, run_dir, domains, resume, overwrite)
         for folder in remove_partial_saves(run_dir):
             log.warning("removed %s, left by an interrupted save", folder)
     distributed.barrier(info)

@@ -9,7 +9,6 @@ checkpoint and ``checkpoints/best.json`` records the value, so a resumed run kee
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -23,7 +22,7 @@ from ..evaluation.glyphs import is_glyph_data
 from ..evaluation.metrics import REGISTRY
 from ..inference import Translator
 from ..pretrained import ALEXNET_FILE, find_weights
-from ..rundir import BEST, BEST_FILE, CHECKPOINTS, write_json, write_text
+from ..rundir import read_best, write_best
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,27 @@ def tracked_metrics(data_root: str) -> tuple[str, ...]:
     return tuple(metrics)
 
 
+FALLBACK_METRIC = "ps_pixel_inter:max"  # measured on any data: PS with the pixel distance, no network
+
+
+def best_metric_for(wanted: str, metrics: tuple[str, ...], data_root: str) -> str:
+    """``train.best_metric`` if the tracked ``metrics`` measure it on this data, else :data:`FALLBACK_METRIC` with
+    one warning (a shipped config trains on plain folders whose data lack its metric); "" when none is asked for.
+    A key that no metric reports is a ValueError (a typo)."""
+    key = wanted.partition(":")[0]
+    if not wanted:
+        return ""
+    known = [k for metric in REGISTRY.values() for k in metric.columns]
+    if key not in known:
+        raise ValueError(f"train.best_metric={wanted}: no metric reports {key!r} (keys: {', '.join(known)})")
+    measured = [k for name in metrics for k in REGISTRY[name].columns]
+    if key in measured:
+        return wanted
+    log.warning("train.best_metric=%s: %s is not measured during training on %s (it measures %s); the best "
+                "checkpoint is ranked by %s instead", wanted, key, data_root, ", ".join(measured), FALLBACK_METRIC)
+    return FALLBACK_METRIC
+
+
 class BestCheckpoint:
     """Score the EMA model every ``train.eval_every`` iterations and keep the best checkpoint by ``train.best_metric``.
     """
@@ -50,21 +70,14 @@ class BestCheckpoint:
         t = cfg.train
         self.cfg, self.run_dir, self.domains = cfg, Path(run_dir), domains
         self.metrics = tracked_metrics(cfg.data.root)
-        self.key, _, direction = t.best_metric.partition(":")
+        self.metric = best_metric_for(t.best_metric, self.metrics, cfg.data.root)
+        self.key, _, direction = self.metric.partition(":")
         self.sign = -1.0 if direction == "min" else 1.0
-        keys = [k for name in self.metrics for k in REGISTRY[name].columns]
-        if self.key and self.key not in keys:
-            raise ValueError(f"train.best_metric={t.best_metric}: {self.key} is not measured during training on "
-                             f"{cfg.data.root} (these are: {', '.join(keys)})")
         self.settings = EvalSettings(checkpoint="", data=cfg.data.root, metrics=self.metrics,
                                      num_sources=t.eval_sources, steps=10, num_outs=4, progress=False)
-        best = self.root / BEST_FILE
-        self.best = json.loads(best.read_text()) if best.is_file() else None  # survives a resume
+        best = read_best(run_dir)  # survives a resume, unless it ranked by another metric
+        self.best = best if best is not None and best.get("metric") == self.metric and "value" in best else None
         self.seconds = 0.0
-
-    @property
-    def root(self) -> Path:
-        return self.run_dir / CHECKPOINTS
 
     def __call__(self, ema, device, step: int, checkpoint: Path, train_seconds: float) -> dict[str, float]:
         """Score ``ema`` (the EMA networks of iteration ``step``, saved as ``checkpoint``); move ``best`` to the
@@ -76,10 +89,9 @@ class BestCheckpoint:
         if self.key and math.isfinite(values[self.key]):
             value = values[self.key]
             if self.best is None or self.sign * value > self.sign * self.best["value"]:
-                self.best = {"metric": self.cfg.train.best_metric, "value": value, "step": step,
+                self.best = {"metric": self.metric, "value": value, "step": step,
                              "checkpoint": checkpoint.name}
-                write_text(self.root / BEST, checkpoint.name + "\n")
-                write_json(self.root / BEST_FILE, self.best)
+                write_best(self.run_dir, self.best)
         seconds = time.perf_counter() - tic
         self.seconds += seconds
         log.info("eval at step %d (%.1f s; evaluation so far %.1f%% of the run's time): %s%s", step, seconds,
