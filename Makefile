@@ -37,7 +37,7 @@ browser:
 demo: setup
 	@test -d $(DATA)/train || $(PY) -m i2i $(MAKE_DATA_$(DEMO)) --out $(DATA)
 	$(PY) -m i2i train --config configs/$(DEMO).yaml --run-dir $(RUN) --set data.root=$(DATA) \
-		$$(test -f $(RUN)/checkpoints/latest && echo --resume)
+		$$(test -d $(RUN) && echo --resume)
 	@echo "sample grids in $(RUN)/samples, logs in $(RUN)/log.jsonl and $(RUN)/tensorboard"
 	$(PY) -m i2i eval --checkpoint $(RUN) --data $(DATA) --metrics $(METRICS_$(DEMO)) --out $(RUN)/eval/report.json \
 		--overwrite $(EVAL_WEIGHTS)

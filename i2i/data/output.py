@@ -1,4 +1,4 @@
-"""Dataset generators' output: a folder that is empty (or emptied on request) and the manifest CSV."""
+"""Dataset generators' output: a folder written whole or not at all (staged, then renamed) and the manifest CSV."""
 from __future__ import annotations
 
 import contextlib
@@ -11,22 +11,6 @@ from typing import Iterator
 from ..rundir import apply_umask
 
 MANIFEST = "manifest.csv"
-
-
-def prepare_output_dir(out: str | Path, overwrite: bool = False) -> Path:
-    """Create ``out`` (parents included) and return it; refuse a non-empty folder unless ``overwrite``, which
-    empties it first, so a data set never mixes files of two generator runs with a manifest of one."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"--out {out} is not empty: choose a new folder, or pass --overwrite to empty it "
-                                  "first")
-        for child in out.iterdir():
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 @contextlib.contextmanager

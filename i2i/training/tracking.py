@@ -4,8 +4,9 @@ Every ``eval_every`` iterations the loop saves a checkpoint and this module scor
 first ``eval_sources`` validation images of each domain with the cheap metrics the data allow: PS with the pixel
 distance always; content IoU on ``make-synthetic`` data; the ground-truth IoUs on glyph data; PS with LPIPS and FID
 only when their pretrained files are already on disk (never downloaded, never random here). The means over tasks
-go to ``log.jsonl`` and TensorBoard as ``eval/<key>``; when ``best_metric`` improves, ``checkpoints/best`` names the
-checkpoint and ``checkpoints/best.json`` records the value, so a resumed run keeps its best so far.
+go to ``log.jsonl`` and TensorBoard as ``eval/<key>``; when ``best_metric`` improves, ``checkpoints/best.json`` names
+the checkpoint with its value and step (one atomic write), so a resumed run keeps its best so far. A metric the data
+cannot give falls back to PS with the pixel distance, with one warning.
 """
 from __future__ import annotations
 
