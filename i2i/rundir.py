@@ -26,6 +26,7 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -119,10 +120,15 @@ def exclusive_writer(folder: str | Path, what: str) -> Iterator[None]:
             fcntl.lockf(f, fcntl.LOCK_UN)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def current_umask() -> int:
-    """The process's umask (read by setting it and setting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
+    """The process's umask (read by setting it and setting it back, under a lock: the app writes from threads, and
+    two unlocked reads could leave the process with the probe's value)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
     return mask
 
 
