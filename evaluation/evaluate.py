@@ -18,6 +18,7 @@ from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
 from . import content, protocols
 from .domain_accuracy import load_or_train_classifier, real_accuracy
+from .paired import paired_truth
 from .glyphs import glyph_chars, is_glyph_data, read_glyph_truth
 from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics
 from .frd import build_face_embedder
@@ -119,6 +120,13 @@ class _Context:
             self.facenet = net.to(device)
         if "content_truth" in networks:
             self._load_content_truth()
+        if "paired_truth" in networks:
+            self.paired = paired_truth(self.val)
+            if self.paired is None:
+                raise ValueError(f"the paired metrics need validation images that share file names across domains "
+                                 f"(val/<domain>/<name>.png showing one content in every domain); {s.data}/val "
+                                 "does not")
+            self._val_float = None
         if networks & {"glyph_truth", "glyph_char"}:
             if not is_glyph_data(s.data):
                 raise ValueError(f"the glyph metrics need a data set written by `i2i make-glyphs` ({s.data} lacks "
@@ -157,6 +165,12 @@ class _Context:
         """IoU and centre error of images (N, K, 3, S, S) made from the validation images ``index`` (N,)."""
         truth = self.true_masks[index].repeat_interleave(images.size(1), 0)
         return content.content_scores(content.foreground_masks(images.flatten(0, 1).cpu()), truth)
+
+    def val_float(self, index: torch.Tensor) -> torch.Tensor:
+        """Validation images ``index`` (any shape) as float [-1, 1] on the model's device (decoded once)."""
+        if self._val_float is None:
+            self._val_float = to_float(torch.stack([self.val.image(i) for i in range(len(self.val))]))
+        return self._val_float[index.cpu()].to(self.translator.device)
 
     @property
     def cache_dir(self) -> Path | None:

@@ -27,6 +27,7 @@ from .domain_accuracy import predict, probabilities
 from .fid import FeatureStatistics, inception_features
 from .frd import face_embeddings, face_recognition_distance
 from .lpips_diversity import lpips_diversity
+from .paired import TOP_K, is_paired_folder, reference_distances, retrieval_hits
 from .glyphs import is_glyph_data, nearest_iou, reference_scores, rises_monotonically, transition
 from .perceptual import PixelDistance
 from .ps import perceptual_smoothness, sequence_distances
@@ -236,6 +237,52 @@ def glyph_paths(ctx, b: GeneratedBatch):
     return {"path_char_acc": (predict(ctx.glyph_char, frames) == chars).float(),
             "path_style_monotone": rises_monotonically(p_target), "path_style_midpoint": where["midpoint"],
             "path_style_width": where["width"]}
+
+
+def _paired(data) -> bool:
+    return data is not None and is_paired_folder(data)
+
+
+@register("paired_reference", {f"paired_ref_{d}{who}": (f"Ref GT {d.upper()}{title}", "↑" if d == "ssim" else "↓",
+                                                         "lpips" if d == "lpips" else None)
+                               for d in ("lpips", "l1", "ssim")
+                               for who, title in (("", ""), ("_copy", " of the copy"),
+                                                  ("_reference", " of the reference"))},
+          image_sets=("references",), networks=("lpips", "paired_truth"), default=lambda translator, data: _paired(data))
+def paired_reference_truth(ctx, b: GeneratedBatch):
+    """Reference-guided translations against the answer, the source's content as the reference's domain draws it
+    (``val/<trg>/<source's name>``): LPIPS, L1 and SSIM, beside the copy (the source itself) and the reference
+    itself against the same answer. Sources without a partner in the target domain are left out."""
+    n, k = b.images.shape[:2]
+    answer = ctx.paired.answers(b.index, b.trg)
+    keep = answer >= 0
+    truth = ctx.val_float(answer[keep])[:, None].expand(-1, k, -1, -1, -1).flatten(0, 1)
+    candidates = {"": b.images[keep.to(b.images.device)],
+                  "_copy": b.sources[keep.to(b.sources.device)][:, None].expand(-1, k, -1, -1, -1),
+                  "_reference": b.reference_images[keep.to(b.reference_images.device)]}
+    out = {}
+    for who, images in candidates.items():
+        for d, value in reference_distances(ctx.lpips_net, images.flatten(0, 1), truth).items():
+            out[f"paired_ref_{d}{who}"] = value
+    return out
+
+
+@register("paired_latent", {f"paired_top{k}{who}": (f"GT top-{k}{title}", "↑", None) for k in TOP_K
+                            for who, title in (("", ""), ("_copy", " of the copy"))},
+          image_sets=("translations",), networks=("paired_truth",), default=lambda translator, data: _paired(data))
+def paired_retrieval(ctx, b: GeneratedBatch):
+    """Latent-guided translations: is the answer (the source's content in the target domain) among the k
+    validation images of the target domain nearest to the translation (pixel L1)? Beside the copy's hits."""
+    n, k = b.images.shape[:2]
+    gallery = ctx.val.domain_indices(b.trg)
+    answer = ctx.paired.answers(b.index, b.trg)
+    keep = answer >= 0
+    images = ctx.val_float(torch.arange(gallery.start, gallery.stop))
+    position = (answer[keep] - gallery.start).to(images.device)
+    hits = retrieval_hits(b.images[keep.to(b.images.device)].flatten(0, 1).to(images.device), images,
+                          position.repeat_interleave(k))
+    copy = retrieval_hits(b.sources[keep.to(b.sources.device)].to(images.device), images, position)
+    return {**{f"paired_top{t}": v for t, v in hits.items()}, **{f"paired_top{t}_copy": v for t, v in copy.items()}}
 
 
 def has_manifest(data) -> bool:

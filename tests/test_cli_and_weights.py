@@ -13,7 +13,8 @@ from i2i.pretrained import ALEXNET_FILE, MissingWeightsError, build_lpips
 
 EXPECTED = {"make-synthetic": "--num-train", "train": "--run-dir", "eval": "--metrics", "translate": "--grid",
             "interpolate": "--method", "convert": "--wing", "ablate": "--variants", "app": "--host", "weights": "fetch",
-            "style-map": "--per-domain", "probe-d": "--split", "make-glyphs": "--fonts", "export": "--format"}
+            "style-map": "--per-domain", "probe-d": "--split", "make-glyphs": "--fonts", "export": "--format",
+            "make-emoji": "--vendors"}
 
 
 def test_help_lists_every_subcommand():

@@ -4,12 +4,16 @@ from __future__ import annotations
 import logging
 import sys
 
-from . import (ablate, app, convert, evaluate, export, interpolate, make_glyphs, make_synthetic, probe_d, style_map,
-               train, translate, weights)
-from .common import Parser, bounded, parse_style  # noqa: F401 (the CLI's public helpers)
+from ..threads import choose_threads, prefer_passive_waiting
 
-COMMANDS = (make_synthetic, make_glyphs, train, evaluate, translate, interpolate, style_map, export, convert, ablate,
-            probe_d, app, weights)
+prefer_passive_waiting()  # before any subcommand imports torch
+
+from . import (ablate, app, convert, evaluate, export, interpolate, make_emoji, make_glyphs,  # noqa: E402
+               make_synthetic, probe_d, style_map, train, translate, weights)
+from .common import Parser, bounded, parse_style  # noqa: E402, F401 (the CLI's public helpers)
+
+COMMANDS = (make_synthetic, make_glyphs, make_emoji, train, evaluate, translate, interpolate, style_map, export, convert,
+            ablate, probe_d, app, weights)
 
 
 def build_parser() -> Parser:
@@ -28,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    threads = choose_threads()
+    if threads is not None:
+        logging.getLogger(__name__).debug("using %d CPU thread(s) (idle cores; OMP_NUM_THREADS overrides)", threads)
     try:
         return args.func(args)
     except (ValueError, OSError, NotImplementedError, RuntimeError) as err:  # one line; -v for the traceback
