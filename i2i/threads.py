@@ -1,22 +1,17 @@
-"""CPU threads for a machine that is rarely idle: OpenMP threads that sleep when they wait, and as many of them as
-there are idle cores when a command starts.
+"""CPU threads for a machine that is rarely idle: one intra-op thread per core that is idle when a command starts.
 
-Measured on 2 cores with one busy single-threaded neighbour (``benchmarks/busy_neighbour.py``): torch's defaults
-(two threads that spin while they wait, ``OMP_WAIT_POLICY`` unset) made a training step about 30 times slower, since
-the spinning threads and the neighbour take turns on the cores; passive waiting and one thread per idle core keep
-the cost near the neighbour's fair share. A user's ``OMP_WAIT_POLICY`` / ``OMP_NUM_THREADS`` always win.
+Measured on 2 cores with the glyph quick start (``python benchmarks/busy_neighbour.py``, docs/benchmarks.md): with
+torch's two threads, one busy single-threaded neighbour makes a training step 3.6x slower, because the threads wait
+for each other at every parallel region while the neighbour holds a core. One thread beside the neighbour loses
+almost nothing, and two threads alone are 1.3x faster than one. So a command counts the cores that are busy at its
+start and uses the rest. ``OMP_WAIT_POLICY=PASSIVE`` was measured too and left out: it halves the cost of a
+neighbour that starts later, but makes every step 1.45x slower on an idle machine. A user's ``OMP_NUM_THREADS``
+always wins.
 """
 from __future__ import annotations
 
 import os
 import time
-
-WAIT_POLICY = "OMP_WAIT_POLICY"
-
-
-def prefer_passive_waiting() -> None:
-    """``OMP_WAIT_POLICY=PASSIVE`` unless set: must run before torch is imported (libgomp reads it when loaded)."""
-    os.environ.setdefault(WAIT_POLICY, "PASSIVE")
 
 
 def busy_cores(samples: int = 5, interval: float = 0.01) -> float:

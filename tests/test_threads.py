@@ -1,4 +1,4 @@
-"""Threading defaults: passive OpenMP waiting unless the user chose, one thread per idle core unless OMP_NUM_THREADS."""
+"""Threading default: one thread per core idle at the start, unless OMP_NUM_THREADS says otherwise."""
 from __future__ import annotations
 
 import torch
@@ -18,15 +18,6 @@ def test_threads_follow_idle_cores_and_the_users_settings_win(monkeypatch):
         assert threads.choose_threads() is None
     finally:
         torch.set_num_threads(before)
-
-
-def test_passive_waiting_is_a_default_not_an_override(monkeypatch):
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    threads.prefer_passive_waiting()
-    assert threads.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    threads.prefer_passive_waiting()
-    assert threads.os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_busy_cores_reads_the_run_queue():

@@ -350,7 +350,7 @@ def plain_folders(tmp_path_factory):
             (root / split / d).mkdir(parents=True)
             for i in range(count):
                 pixels = np.clip(rng.normal(colour, 40, (40, 48, 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(root / split / d / f"{i}.jpg")
+                Image.fromarray(pixels).save(root / split / d / f"{d}_{i}.jpg")  # unpaired: no shared names
     return root
 
 

@@ -12,9 +12,10 @@ def add_parser(sub):
     add_checkpoint(p)
     p.add_argument("--data", required=True, help="dataset root in StarGAN v2 layout (sources from val/)")
     p.add_argument("--metrics", help="comma list from fid, lpips, ps, ps_pixel, frd, content, domain_acc, "
-                   "domain_acc_hueblind, style_acc, char_acc, glyph_reference, glyph_latent, glyph_path (default: "
-                   "fid,lpips,ps,domain_acc; "
+                   "domain_acc_hueblind, style_acc, char_acc, glyph_reference, glyph_latent, glyph_path, "
+                   "paired_reference, paired_latent (default: fid,lpips,ps,domain_acc; "
                    "frd for face models; content and domain_acc_hueblind when DATA has a synthetic manifest.csv; "
+                   "paired_reference and paired_latent when val/<domain>/<name> share names (i2i make-emoji); "
                    "on glyph data (i2i make-glyphs) ps_pixel, style_acc, char_acc and the glyph_* ground-truth "
                    "metrics, and no domain_acc)")
     p.add_argument("--tasks", help="comma list of src2trg tasks, e.g. cat2dog,dog2cat (default: every pair)")

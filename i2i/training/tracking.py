@@ -2,7 +2,8 @@
 
 Every ``eval_every`` iterations the loop saves a checkpoint and this module scores the EMA model, in memory, on the
 first ``eval_sources`` validation images of each domain with the cheap metrics the data allow: PS with the pixel
-distance always; content IoU on ``make-synthetic`` data; the ground-truth IoUs on glyph data; PS with LPIPS and FID
+distance always; content IoU on ``make-synthetic`` data; the ground-truth IoUs on glyph data; content retrieval
+(``paired_latent``) on data paired by file name (``make-emoji``); PS with LPIPS and FID
 only when their pretrained files are already on disk (never downloaded, never random here). The means over tasks
 go to ``log.jsonl`` and TensorBoard as ``eval/<key>``; when ``best_metric`` improves, ``checkpoints/best.json`` names
 the checkpoint with its value and step (one atomic write), so a resumed run keeps its best so far. A metric the data
@@ -21,6 +22,7 @@ from ..evaluation.evaluate import EvalSettings, evaluate
 from ..evaluation.fid import INCEPTION_FILE
 from ..evaluation.glyphs import is_glyph_data
 from ..evaluation.metrics import REGISTRY
+from ..evaluation.paired import is_paired_folder
 from ..inference import Translator
 from ..pretrained import ALEXNET_FILE, find_weights
 from ..rundir import read_best, write_best
@@ -35,6 +37,8 @@ def tracked_metrics(data_root: str) -> tuple[str, ...]:
         metrics += ["glyph_reference", "glyph_latent"]
     elif read_manifest(data_root) is not None:
         metrics.append("content")
+    if is_paired_folder(data_root):
+        metrics.append("paired_latent")
     if find_weights(ALEXNET_FILE) is not None:
         metrics.append("ps")
     if find_weights(INCEPTION_FILE) is not None:
