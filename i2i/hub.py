@@ -21,8 +21,8 @@ import yaml
 
 from . import __version__
 from .config import config_to_dict, save_config
-from .rundir import (BEST_SUFFIX, CHECKPOINTS, CONFIG_FILE, DOMAINS_FILE, FAN_FILE, atomic_write, flat_state, resolve_checkpoint,
-                     write_domains, write_text)
+from .rundir import (BEST_SUFFIX, CHECKPOINTS, CONFIG_FILE, DOMAINS_FILE, FAN_FILE, atomic_write, flat_state,
+                     resolve_checkpoint, write_domains, write_text)
 
 MODEL_FILE, CARD_FILE = "model.safetensors", "README.md"
 HUB_FILES = (CONFIG_FILE, DOMAINS_FILE, MODEL_FILE, FAN_FILE, CARD_FILE)

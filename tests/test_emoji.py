@@ -19,6 +19,7 @@ from i2i.cli import main
 from i2i.data import emoji as emoji_data
 from i2i.data.dataset import DomainImages
 from i2i.data.glyphs import default_font_dirs
+from i2i.weights import sha256_of
 from i2i.evaluation.paired import is_paired_folder, paired_truth, retrieval_hits, ssim
 
 # emoji a DejaVu font draws (it stands in for OpenMoji's colour font), plus entries make-emoji must leave out
@@ -65,7 +66,7 @@ def stand_in_sources(tmp_path_factory):
     with zipfile.ZipFile(folder / vendors["openmoji"].archive, "w") as z:
         z.write(font, emoji_data.OPENMOJI_FONT)
         z.writestr(emoji_data.OPENMOJI_LICENCE, "CC BY-SA 4.0 (stand-in)")
-    hashes = {name: emoji_data._sha256(folder / v.archive) for name, v in vendors.items()}
+    hashes = {name: sha256_of(folder / v.archive) for name, v in vendors.items()}
     return folder, hashes
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..weights import sha256_of
 from .output import staged_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
@@ -91,16 +92,8 @@ def default_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "i2i" / "emoji"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _checked(vendor: Vendor, path: Path) -> Path:
-    got = _sha256(path)
+    got = sha256_of(path)
     if got != vendor.sha256:
         raise ValueError(f"{path} is not {vendor.spec}: sha256 {got[:16]}... differs from the pinned "
                          f"{vendor.sha256[:16]}... (fetch it again with `{vendor.fetch_command}`)")
