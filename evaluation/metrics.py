@@ -248,7 +248,8 @@ def _paired(data) -> bool:
                                for d in ("lpips", "l1", "ssim")
                                for who, title in (("", ""), ("_copy", " of the copy"),
                                                   ("_reference", " of the reference"))},
-          image_sets=("references",), networks=("lpips", "paired_truth"), default=lambda translator, data: _paired(data))
+          image_sets=("references",), networks=("lpips", "paired_truth"),
+          default=lambda translator, data: _paired(data))
 def paired_reference_truth(ctx, b: GeneratedBatch):
     """Reference-guided translations against the answer, the source's content as the reference's domain draws it
     (``val/<trg>/<source's name>``): LPIPS, L1 and SSIM, beside the copy (the source itself) and the reference

@@ -185,8 +185,8 @@ class Config:
             check_bottleneck_size(self.model.bottleneck_size, self.model.img_size)
         except ValueError as err:
             raise ValueError(f"model.bottleneck_size: {err}") from None
-        if self.train.best_metric and (self.train.best_metric.count(":") != 1 or not self.train.best_metric.split(":")[0]
-                                       or self.train.best_metric.split(":")[1] not in ("max", "min")):
+        key, colon, direction = self.train.best_metric.partition(":")
+        if self.train.best_metric and (not key or not colon or direction not in ("max", "min")):
             raise ValueError(f"train.best_metric must look like KEY:max or KEY:min (e.g. gt_nearest_iou:max), got "
                              f"{self.train.best_metric!r}")
         if self.train.best_metric and not self.train.eval_every:

@@ -9,8 +9,8 @@ from . import (ablate, app, convert, evaluate, export, interpolate, make_emoji, 
                style_map, train, translate, weights)
 from .common import Parser, bounded, parse_style  # noqa: F401 (the CLI's public helpers)
 
-COMMANDS = (make_synthetic, make_glyphs, make_emoji, train, evaluate, translate, interpolate, style_map, export, convert,
-            ablate, probe_d, app, weights)
+COMMANDS = (make_synthetic, make_glyphs, make_emoji, train, evaluate, translate, interpolate, style_map, export,
+            convert, ablate, probe_d, app, weights)
 
 
 def build_parser() -> Parser:

@@ -102,10 +102,10 @@ def colour_jitter(x: torch.Tensor, brightness: float, contrast: float, saturatio
 
     The hue shift rotates the chroma plane (I, Q) of YIQ and keeps luma (Y). It is not the geometric rotation about
     the grey axis of :func:`i2i.colour.rotate_hue`: because I and Q are scaled differently, the shift it makes in
-    hue angle depends on the colour (0.2-0.45 rad for 0.05 turns on the quick start's data). Replacing it with the uniform rotation (a refactor after f0da58e) merged two
-    of the three domains in TUNIT's clusters (cluster accuracy 0.667 instead of 1.0 on seeds 777 and 778, bit for
-    bit the only difference between the two trainers), so TUNIT's augmented views keep this one;
-    ``tests/test_tunit.py`` trains the quick start and checks its clusters.
+    hue angle depends on the colour (0.2-0.45 rad for 0.05 turns on the quick start's data). Replacing it with the
+    uniform rotation (a refactor after f0da58e) merged two of the three domains in TUNIT's clusters (cluster accuracy
+    0.667 instead of 1.0 on seeds 777 and 778, bit for bit the only difference between the two trainers), so TUNIT's
+    augmented views keep this one; ``tests/test_tunit.py`` trains the quick start and checks its clusters.
     """
     rgb = (x + 1) / 2 * brightness
     grey = (rgb * _YIQ[0, :, None, None]).sum(0, keepdim=True)

@@ -12,7 +12,8 @@ import torch
 from tqdm import tqdm
 
 from ..config import Config, config_to_dict, load_config, save_config
-from ..rundir import CONFIG_FILE, DOMAINS_FILE, FAN_FILE, LOCK_FILE, exclusive_writer, read_domains, write_domains, write_weights
+from ..rundir import (CONFIG_FILE, DOMAINS_FILE, FAN_FILE, LOCK_FILE, exclusive_writer, read_domains, write_domains,
+                      write_weights)
 from . import distributed
 from .checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_checkpoint,
                          remove_partial_saves, save_checkpoint, set_aside)
@@ -68,9 +69,9 @@ def prepare_run_dir(cfg: Config, run_dir: Path, domains: list[str], resume: bool
     if not resume and not overwrite:
         present = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE)
         if present and latest_checkpoint(run_dir) is None:
-            raise FileExistsError(f"{run_dir} is not empty ({', '.join(present[:4])}{', ...' if len(present) > 4 else ''}"
-                                  "): choose a new --run-dir, or pass --overwrite to start a run there (its files "
-                                  "config.yaml, domains.json and log.jsonl are replaced)")
+            shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
+            raise FileExistsError(f"{run_dir} is not empty ({shown}): choose a new --run-dir, or pass --overwrite to "
+                                  "start a run there (its files config.yaml, domains.json and log.jsonl are replaced)")
     if (run_dir / DOMAINS_FILE).exists() and not overwrite:
         saved = read_domains(run_dir)
         if saved != domains:
