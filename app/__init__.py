@@ -1,4 +1,4 @@
 """Gradio app: intra- and inter-domain style interpolations and translation grids of a trained run."""
-from .main import build_demo, launch
+from i2i.app.main import build_demo, launch
 
 __all__ = ["build_demo", "launch"]

@@ -13,7 +13,7 @@ from i2i.media import grid_image, save_frames, upscale_frames
 from i2i.pretrained import RANDOM_WEIGHTS
 from i2i.style_space import Projection, draw_style_map, fit_pca, style_codes
 
-from .handlers import MAX_APP_STEPS, DemoHandlers
+from i2i.app.handlers import MAX_APP_STEPS, DemoHandlers
 
 MAP_CODES_PER_DOMAIN = 300  # mapping-network codes per domain behind each style map
 

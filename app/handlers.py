@@ -16,7 +16,7 @@ from i2i.inference import INTERPOLATIONS, StyleSpec, Translator, check_steps, pr
 from i2i.media import grid_image, save_frames, save_png, translation_cells, upscale_frames
 from i2i.pretrained import RANDOM_WEIGHTS
 
-from .uploads import UploadError, read_upload
+from i2i.app.uploads import UploadError, read_upload
 
 MAX_APP_STEPS = 100
 MAX_GRID_SEEDS = 8
@@ -83,12 +83,12 @@ class DemoHandlers:
             image = align_face(image, max(self.translator.img_size, 256))
         return prepare_image(image, self.translator.img_size)
 
-    def style_spec(self, which: str, kind: str, domain: str, seed, reference) -> StyleSpec:
+    def style_spec(self, which: str, source: str, domain: str, seed, reference) -> StyleSpec:
         """The :class:`StyleSpec` of one style picker, with an error naming the picker when it is incomplete."""
-        if kind not in STYLE_SOURCES:
-            raise ValueError(f"{which} style: choose 'seed' or 'reference', not {kind!r}")
+        if source not in STYLE_SOURCES:
+            raise ValueError(f"{which} style: choose 'seed' or 'reference', not {source!r}")
         self.translator.domain_label(domain or "")
-        if kind == "reference":
+        if source == "reference":
             if reference is None:
                 raise UploadError(f"{which} style: 'reference' is selected but no reference image was uploaded")
             return StyleSpec(domain, reference=read_upload(reference, f"{which} reference image"))
@@ -149,10 +149,10 @@ class DemoHandlers:
         for t, f in enumerate(upscale_frames(frames, self.upscale)):
             paths.append(str(folder / f"frame_{t:03d}.png"))
             save_png(f, paths[-1])
-        kind = "intra" if self.translator.domain_label(start.domain) == self.translator.domain_label(end.domain) \
+        span = "intra" if self.translator.domain_label(start.domain) == self.translator.domain_label(end.domain) \
             else "inter"
         gallery = [(path, f"{t / (steps - 1):.2f}") for t, path in enumerate(paths)]
-        text = f"{kind}-domain, {steps} frames, {method}. " + self.smoothness_text(frames)
+        text = f"{span}-domain, {steps} frames, {method}. " + self.smoothness_text(frames)
         return gallery, str(gif), str(mp4), str(strip), steps - 1, paths, paths[0], text
 
     @staticmethod

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from i2i.evaluation.perceptual import LPIPSDistance
 from i2i.data.images import IMG_EXTENSIONS
-from i2i.inference import Translator, resolve_checkpoint
+from i2i.inference import Translator
+from i2i.kinds import model_kind
 from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
-from i2i.rundir import apply_umask
+from i2i.rundir import apply_umask, resolve_checkpoint
 
-from .batching import DecodeBatcher
-from .handlers import DemoHandlers
-from .uploads import MAX_UPLOAD_BYTES
+from i2i.app.batching import DecodeBatcher
+from i2i.app.handlers import DemoHandlers
+from i2i.app.uploads import MAX_UPLOAD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,8 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
     ``(blocks, session folder)``; ``batch``: concurrent interpolations are decoded together (:class:`DecodeBatcher`);
     ``backend``: where the generator's decodes run (:mod:`i2i.backends`); ``session``: the folder to serve (default:
     a new one from :func:`session_dir`)."""
-    from .compare import CompareHandlers
-    from .ui import build_app
+    from i2i.app.compare import CompareHandlers
+    from i2i.app.ui import build_app
 
     translator = Translator.load(checkpoint, device, backend)
     net, lpips_weights = build_lpips(random_weights, allow_random_fallback=True, weights_dir=weights_dir)
@@ -143,7 +144,7 @@ def build_demo(checkpoint: str | Path, device: str = "auto", out_dir: str | Path
         comparer = CompareHandlers(handlers, Translator.load(compare, device, backend), names,
                                    _val_images(data, translator))
     run_dir, _ = resolve_checkpoint(checkpoint)
-    tunit = translator.cfg.model.kind == "tunit"
+    tunit = model_kind(translator.cfg.model).pseudo_domains
     found = (cluster_images(run_dir, translator.domains) if tunit
              else find_examples(data or translator.cfg.data.root, translator.domains))
     examples = copy_examples(found, out_dir)

@@ -10,8 +10,8 @@ from PIL import Image, UnidentifiedImageError
 from i2i.config import MAX_SEED
 from i2i.inference import INTERPOLATIONS
 
-from .handlers import MAX_APP_STEPS, MAX_GRID_SEEDS, STYLE_SOURCES, DemoHandlers
-from .uploads import MAX_UPLOAD_PIXELS, MAX_UPLOAD_SIDE, unreadable_message
+from i2i.app.handlers import MAX_APP_STEPS, MAX_GRID_SEEDS, STYLE_SOURCES, DemoHandlers
+from i2i.app.uploads import MAX_UPLOAD_PIXELS, MAX_UPLOAD_SIDE, unreadable_message
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from PIL import Image
 def random_run(folder: Path, config: str) -> Path:
     """A run directory holding a randomly initialised model of ``config`` (three domains)."""
     from i2i.config import load_config
-    from i2i.models import build_networks
+    from i2i.kinds import build_networks
     from i2i.training.checkpoint import save_checkpoint
     from i2i.training.loop import prepare_run_dir
 

@@ -18,7 +18,7 @@ from i2i.evaluation.perceptual import LPIPSDistance
 from i2i.evaluation.ps import interpolation_alphas, perceptual_smoothness, sequence_distances
 from i2i.config import Config, ModelConfig
 from i2i.inference import Translator, lerp_styles
-from i2i.models import build_networks
+from i2i.kinds import build_networks
 from i2i.pretrained import build_lpips
 
 

@@ -20,7 +20,7 @@ import torch
 
 from i2i.config import Config, ModelConfig
 from i2i.inference import Translator, lerp_styles
-from i2i.models import build_networks
+from i2i.kinds import build_networks
 from machine import FlopCount, conv_peak_gflops
 
 BACKENDS = ("eager", "frame-by-frame", "channels_last", "compile", "onnxruntime")

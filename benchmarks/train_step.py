@@ -2,7 +2,7 @@
 
 Example: python benchmarks/train_step.py --config configs/synthetic.yaml
          python benchmarks/train_step.py --config configs/afhq.yaml --img-size 32 --set model.max_conv_dim=128 \
-             --options stargan-v2-order,baseline,lazy_r1 --losses stargan-v2 --profile
+             --options stargan-v2-order,baseline --losses stargan-v2 --profile
          python benchmarks/train_step.py --device cuda --options baseline,bf16,fp16,channels_last,compile
 
 The ``stargan-v2-order`` row runs :func:`stargan_v2_order_step`, a plain step in StarGAN v2's order with
@@ -76,7 +76,6 @@ def stargan_v2_order_step(trainer: Trainer, batch: dict, step: int) -> None:
 OPTIONS = {  # name -> config overrides on top of the config's own settings
     "stargan-v2-order": [],  # stargan_v2_order_step instead of Trainer.train_step
     "baseline": [],
-    "lazy_r1": ["loss.r1_every=16"],
     "channels_last": ["train.channels_last=true"],
     "bf16": ["train.amp=bf16"],
     "fp16": ["train.amp=fp16"],

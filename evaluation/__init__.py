@@ -4,7 +4,7 @@ One module per metric holds pure functions on tensors or features (``fid``, ``lp
 ``ps``, ``content``, ``domain_accuracy``); ``metrics`` registers one scoring function per metric;
 ``protocols`` generates the images; ``evaluate`` runs every task; ``report`` writes JSON/Markdown.
 """
-from .evaluate import EvalSettings, evaluate
-from .report import write_report
+from i2i.evaluation.evaluate import EvalSettings, evaluate
+from i2i.evaluation.report import write_report
 
 __all__ = ["EvalSettings", "evaluate", "write_report"]

@@ -14,19 +14,16 @@ from i2i.clustering import cluster_accuracy, normalized_mutual_info
 from i2i.data.dataset import DomainImages, scan_split
 from i2i.data.images import to_float
 from i2i.inference import Translator
-from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
+from i2i.kinds import model_kind
+from i2i.pretrained import RANDOM_WEIGHTS
 
-from . import content, protocols
-from .domain_accuracy import load_or_train_classifier, real_accuracy
-from .paired import paired_truth
-from .glyphs import glyph_chars, is_glyph_data, read_glyph_truth
-from .fid import FEATURE_DIM, FeatureStatistics, build_inception, fid_from_statistics
-from .frd import build_face_embedder
-from .metrics import REGISTRY, GeneratedBatch
-from .perceptual import DISTANCES, LPIPSDistance
-from .ps import interpolation_alphas
-from .real_stats import default_cache_dir, real_statistics
-from .report import build_report
+from i2i.evaluation import content, protocols
+from i2i.evaluation.fid import FEATURE_DIM, FeatureStatistics, fid_from_statistics
+from i2i.evaluation.metrics import NETWORKS, REGISTRY, GeneratedBatch
+from i2i.evaluation.perceptual import DISTANCES
+from i2i.evaluation.ps import interpolation_alphas
+from i2i.evaluation.real_stats import default_cache_dir, real_statistics
+from i2i.evaluation.report import build_report
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +83,7 @@ class _Context:
         self.references: dict[str, float] = {}
         self.notes: list[str] = []
         mode = s.mode
-        if translator.cfg.model.kind == "tunit":  # pseudo-domains: score on the data's true domains
+        if model_kind(translator.cfg.model).pseudo_domains:  # TUNIT: score on the data's true domains
             mode = "reference"
             self.notes.append(f"TUNIT model (trained without labels): tasks are the true domains of {s.data}/val, "
                               "styles come from reference images of the target domain (--mode reference), and "
@@ -101,65 +98,16 @@ class _Context:
         self.sampler = protocols.StyleSampler(translator, self.val, mode)
         self.alphas = interpolation_alphas(s.steps, s.include_end)
         self.weights: dict[str, str] = {}
-        device = translator.device
-        if "lpips" in networks:
-            net, self.weights["lpips"] = build_lpips(s.random_weights, allow_random_fallback=False,
-                                                     weights_dir=s.weights_dir)
-            self.lpips_net = net.to(device)
-            self.distance = LPIPSDistance(self.lpips_net, s.distance)
-            self.diversity = LPIPSDistance(self.lpips_net, "lpips")
-        if "inception" in networks:
-            net, self.weights["inception"] = build_inception(s.random_weights, s.weights_dir)
-            self.inception = net.to(device)
-            self.real: dict[int, tuple] = {}
-            self.real_files: tuple[list[str], list[list[Path]]] | None = None
-            self.cache_hits: dict[str, bool] = {}
-            self.fewest_fid_images = FEATURE_DIM
-        if "facenet" in networks:
-            net, self.weights["facenet"] = build_face_embedder(s.random_weights, s.weights_dir)
-            self.facenet = net.to(device)
-        if "content_truth" in networks:
-            self._load_content_truth()
-        if "paired_truth" in networks:
-            self.paired = paired_truth(self.val)
-            if self.paired is None:
-                raise ValueError(f"the paired metrics need validation images that share file names across domains "
-                                 f"(val/<domain>/<name>.png showing one content in every domain); {s.data}/val "
-                                 "does not")
-            self._val_float = None
-        if networks & {"glyph_truth", "glyph_char"}:
-            if not is_glyph_data(s.data):
-                raise ValueError(f"the glyph metrics need a data set written by `i2i make-glyphs` ({s.data} lacks "
-                                 "glyphs.json, truth.npz or manifest.csv)")
-            self.glyph_truth = read_glyph_truth(s.data, self.val.paths, self.domains, translator.img_size)
-        for name, kind, metric in (("classifier", "domain", "domain_acc"),
-                                   ("hueblind_classifier", "hueblind", "domain_acc_hueblind"),
-                                   ("glyph_style", "glyph_style", "style_acc"),
-                                   ("glyph_char", "glyph_char", "char_acc")):
+        self.loaded: set[str] = set()
+        for name in NETWORKS:  # in registration order
             if name in networks:
-                targets = glyph_chars if kind == "glyph_char" else None
-                net, _ = load_or_train_classifier(s.data, translator.img_size, self.cache_dir, s.progress, kind,
-                                                  targets)
-                setattr(self, name, net.to(device))
-                labels = self.glyph_truth.char if kind == "glyph_char" else None
-                self.references[f"{metric}_real_val"] = real_accuracy(net, self.val, labels)
+                self.need(name)
 
-    def _load_content_truth(self) -> None:
-        """True shape masks of every validation image, and the IoU / centre error of the two reference points:
-        the sources themselves (segmented like translations) and a fixed centred disc."""
-        manifest = content.read_manifest(self.s.data)
-        masks = None if manifest is None else content.true_masks(manifest, self.s.data, self.val.paths,
-                                                                  self.translator.img_size)
-        if masks is None:
-            raise ValueError(f"metric 'content' needs {Path(self.s.data) / content.MANIFEST} with the content "
-                             "parameters of every validation image (as `i2i make-synthetic` writes)")
-        self.true_masks = masks
-        sources = torch.stack([self.val.image(i) for i in range(len(self.val))])
-        for name, pred in (("source", content.foreground_masks(to_float(sources))),
-                           ("centred_disc", content.centred_shape_masks(masks))):
-            scores = content.content_scores(pred, masks)
-            self.references[f"content_iou_{name}"] = scores["iou"].mean().item()
-            self.references[f"com_error_{name}"] = scores["com_error"].mean().item()
+    def need(self, name: str) -> None:
+        """Load what metrics declare as ``name`` (:data:`i2i.evaluation.metrics.NETWORKS`) onto this context, once."""
+        if name not in self.loaded:
+            NETWORKS[name](self)
+            self.loaded.add(name)
 
     def content_scores(self, images: torch.Tensor, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """IoU and centre error of images (N, K, 3, S, S) made from the validation images ``index`` (N,)."""
@@ -210,37 +158,37 @@ def scorers_by_set(metrics: list[str], settings: EvalSettings) -> dict[str, list
     """For each image set, the registered metrics that score it (sets nobody needs are not generated)."""
     by_set: dict[str, list] = {}
     for name in metrics:
-        for kind in REGISTRY[name].image_sets(settings):
-            by_set.setdefault(kind, []).append(REGISTRY[name])
-    return {kind: by_set[kind] for kind in PURPOSES if kind in by_set}
+        for image_set in REGISTRY[name].image_sets(settings):
+            by_set.setdefault(image_set, []).append(REGISTRY[name])
+    return {image_set: by_set[image_set] for image_set in PURPOSES if image_set in by_set}
 
 
-def _generate(ctx: _Context, kind: str, x: torch.Tensor, src: int, trg: int, g: torch.Generator) -> tuple:
+def _generate(ctx: _Context, image_set: str, x: torch.Tensor, src: int, trg: int, g: torch.Generator) -> tuple:
     """``(images, reference indices, reference images)`` of one batch of sources (no references but for the
     ``references`` set)."""
-    if kind == "references":
+    if image_set == "references":
         return protocols.reference_translations(ctx.translator, ctx.sampler, x, trg, ctx.s.num_outs, g)
-    if kind == "translations":
+    if image_set == "translations":
         return protocols.random_translations(ctx.translator, ctx.sampler, x, trg, ctx.s.num_outs, g), None, None
-    first = src if kind == "inter" else trg
+    first = src if image_set == "inter" else trg
     return protocols.interpolation_frames(ctx.translator, ctx.sampler, x, first, trg, ctx.alphas, g), None, None
 
 
-def _score_set(ctx: _Context, kind: str, metrics: list, src: int, trg: int, task: str, bar) -> dict[str, float]:
+def _score_set(ctx: _Context, image_set: str, metrics: list, src: int, trg: int, task: str, bar) -> dict[str, float]:
     """Generate one image set of a task batch by batch, score every batch with each metric, reduce per metric."""
     s = ctx.s
-    per_source = s.num_outs if kind in ("translations", "references") else s.steps
-    g = protocols.task_generator(s.seed, src, trg, PURPOSES[kind])
+    per_source = s.num_outs if image_set in ("translations", "references") else s.steps
+    g = protocols.task_generator(s.seed, src, trg, PURPOSES[image_set])
     collected: dict[str, dict[str, list]] = {m.name: {} for m in metrics}
     sources = ctx.val.domain_indices(src)
     for start, x in protocols.source_batches(ctx.val, src, s.num_sources, max(1, s.batch_size // per_source)):
-        images, ref_index, ref_images = _generate(ctx, kind, x, src, trg, g)
+        images, ref_index, ref_images = _generate(ctx, image_set, x, src, trg, g)
         index = torch.tensor(list(sources[start:start + x.size(0)]))
-        batch = GeneratedBatch(images, kind, x, src, trg, start, index, ref_index, ref_images)
+        batch = GeneratedBatch(images, image_set, x, src, trg, start, index, ref_index, ref_images)
         for metric in metrics:
             for key, value in metric.score(ctx, batch).items():
                 collected[metric.name].setdefault(key, []).append(value)
-        ctx.save(images, task, SAVED_AS[kind], start)
+        ctx.save(images, task, SAVED_AS[image_set], start)
         bar.update(x.size(0))
     out: dict[str, float] = {}
     for metric in metrics:

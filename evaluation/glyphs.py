@@ -25,8 +25,12 @@ import torch.nn.functional as F
 from i2i.data.glyphs import GLYPHS_FILE, TRUTH_FILE
 from i2i.data.output import MANIFEST
 
-from .content import mask_iou
+from i2i.evaluation.content import mask_iou
 
+# i2i ablate on glyph data: PS with both distances beside the ground-truth metrics (FID and LPIPS diversity say
+# little about black-and-white glyphs at 32 px), and the style paths its figure interpolates
+ABLATION_METRICS = ("ps", "ps_pixel", "style_acc", "char_acc", "glyph_reference", "glyph_latent", "glyph_path")
+STYLE_PATHS = (("regular", "bold"), ("regular", "italic"))
 MONOTONE_TOLERANCE = 0.01  # a path's p(target) may dip by this much between frames and still count as rising
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .perceptual import LPIPSDistance
+from i2i.evaluation.perceptual import LPIPSDistance
 
 
 def all_pairs(k: int) -> tuple[torch.Tensor, torch.Tensor]:

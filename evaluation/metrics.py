@@ -10,27 +10,32 @@ to each registered metric that asked for that set:
   validation split (N, K, 3, S, S), whatever ``--mode`` says; the batch carries the references.
 
 A metric function returns per-sample tensors (averaged over the task) or, with ``reduce``, anything its
-reducer turns into numbers at the end of the task. Adding a metric is one decorated function here (plus, if it
-needs a new network, loading that network in ``evaluate._Context``).
+reducer turns into numbers at the end of the task. What a metric needs besides the images (a metric network, a
+trained classifier, ground truth read from the data) it declares by name in ``networks``; each name has one
+loader here (:func:`network`) that puts it on the evaluation context, and the evaluator loads exactly what the
+chosen metrics declare. Adding a metric is one decorated function here, plus its loader if it needs something new.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 
-from i2i.data.images import to_uint8
-
-from .content import read_manifest
-from .domain_accuracy import predict, probabilities
-from .fid import FeatureStatistics, inception_features
-from .frd import face_embeddings, face_recognition_distance
-from .lpips_diversity import lpips_diversity
-from .paired import TOP_K, is_paired_folder, reference_distances, retrieval_hits
-from .glyphs import is_glyph_data, nearest_iou, reference_scores, rises_monotonically, transition
-from .perceptual import PixelDistance
-from .ps import perceptual_smoothness, sequence_distances
+from i2i.data.images import to_float, to_uint8
+from i2i.evaluation import content
+from i2i.evaluation.content import read_manifest
+from i2i.evaluation.domain_accuracy import load_or_train_classifier, predict, probabilities, real_accuracy
+from i2i.evaluation.fid import FEATURE_DIM, FeatureStatistics, build_inception, inception_features
+from i2i.evaluation.frd import build_face_embedder, face_embeddings, face_recognition_distance
+from i2i.evaluation.glyphs import (glyph_chars, is_glyph_data, nearest_iou, read_glyph_truth, reference_scores,
+                                   rises_monotonically, transition)
+from i2i.evaluation.lpips_diversity import lpips_diversity
+from i2i.evaluation.paired import TOP_K, is_paired_folder, paired_truth, reference_distances, retrieval_hits
+from i2i.evaluation.perceptual import LPIPSDistance, PixelDistance
+from i2i.pretrained import build_lpips
+from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 
 IMAGE_SETS = ("inter", "intra", "translations", "references")
 PIXEL_DISTANCE = PixelDistance()
@@ -39,12 +44,12 @@ PIXEL_DISTANCE = PixelDistance()
 @dataclass(frozen=True)
 class GeneratedBatch:
     """What a metric function receives: generated ``images`` (N, F or K, 3, S, S) in [-1, 1] of one image set
-    (``kind``), the N ``sources`` they were made from (validation images ``index``: the ``first``-th onwards of
+    (``image_set``), the N ``sources`` they were made from (validation images ``index``: the ``first``-th onwards of
     domain ``src``) and ``trg``; for the ``references`` set, the validation indices (N, K) and images of the
     references."""
 
     images: torch.Tensor
-    kind: str
+    image_set: str
     sources: torch.Tensor
     src: int
     trg: int
@@ -52,6 +57,97 @@ class GeneratedBatch:
     index: torch.Tensor
     reference_index: torch.Tensor | None = None
     reference_images: torch.Tensor | None = None
+
+
+NETWORKS: dict[str, Callable] = {}  # name -> loader(ctx): what metrics declare in ``networks``
+
+
+def network(name: str):
+    """Decorator: register ``load(ctx)``, which puts what ``name`` stands for on the evaluation context ``ctx`` (its
+    settings ``ctx.s``, ``ctx.translator``, validation images ``ctx.val``, ``ctx.weights`` provenance, reference
+    figures ``ctx.references``; ``ctx.need(other)`` loads another name first)."""
+    def add(load: Callable) -> Callable:
+        NETWORKS[name] = load
+        return load
+    return add
+
+
+@network("lpips")
+def _load_lpips(ctx) -> None:
+    s = ctx.s
+    net, ctx.weights["lpips"] = build_lpips(s.random_weights, allow_random_fallback=False, weights_dir=s.weights_dir)
+    ctx.lpips_net = net.to(ctx.translator.device)
+    ctx.distance = LPIPSDistance(ctx.lpips_net, s.distance)
+    ctx.diversity = LPIPSDistance(ctx.lpips_net, "lpips")
+
+
+@network("inception")
+def _load_inception(ctx) -> None:
+    net, ctx.weights["inception"] = build_inception(ctx.s.random_weights, ctx.s.weights_dir)
+    ctx.inception = net.to(ctx.translator.device)
+    ctx.real, ctx.real_files, ctx.cache_hits, ctx.fewest_fid_images = {}, None, {}, FEATURE_DIM
+
+
+@network("facenet")
+def _load_facenet(ctx) -> None:
+    net, ctx.weights["facenet"] = build_face_embedder(ctx.s.random_weights, ctx.s.weights_dir)
+    ctx.facenet = net.to(ctx.translator.device)
+
+
+@network("content_truth")
+def _load_content_truth(ctx) -> None:
+    """True shape masks of every validation image, and the IoU / centre error of the two reference points: the
+    sources themselves (segmented like translations) and a fixed centred disc."""
+    manifest = content.read_manifest(ctx.s.data)
+    masks = None if manifest is None else content.true_masks(manifest, ctx.s.data, ctx.val.paths,
+                                                              ctx.translator.img_size)
+    if masks is None:
+        raise ValueError(f"metric 'content' needs {Path(ctx.s.data) / content.MANIFEST} with the content "
+                         "parameters of every validation image (as `i2i make-synthetic` writes)")
+    ctx.true_masks = masks
+    sources = torch.stack([ctx.val.image(i) for i in range(len(ctx.val))])
+    for name, pred in (("source", content.foreground_masks(to_float(sources))),
+                       ("centred_disc", content.centred_shape_masks(masks))):
+        scores = content.content_scores(pred, masks)
+        ctx.references[f"content_iou_{name}"] = scores["iou"].mean().item()
+        ctx.references[f"com_error_{name}"] = scores["com_error"].mean().item()
+
+
+@network("paired_truth")
+def _load_paired_truth(ctx) -> None:
+    ctx.paired = paired_truth(ctx.val)
+    if ctx.paired is None:
+        raise ValueError(f"the paired metrics need validation images that share file names across domains "
+                         f"(val/<domain>/<name>.png showing one content in every domain); {ctx.s.data}/val does not")
+    ctx._val_float = None
+
+
+@network("glyph_truth")
+def _load_glyph_truth(ctx) -> None:
+    if not is_glyph_data(ctx.s.data):
+        raise ValueError(f"the glyph metrics need a data set written by `i2i make-glyphs` ({ctx.s.data} lacks "
+                         "glyphs.json, truth.npz or manifest.csv)")
+    ctx.glyph_truth = read_glyph_truth(ctx.s.data, ctx.val.paths, ctx.domains, ctx.translator.img_size)
+
+
+def _classifier_loader(attribute: str, kind: str, metric: str, chars: bool = False) -> Callable:
+    """A loader of the ``kind`` classifier (:mod:`i2i.evaluation.domain_accuracy`, trained once per data set and
+    cached) as ``ctx.<attribute>``, with its accuracy on the real validation images as ``<metric>_real_val``."""
+    def load(ctx) -> None:
+        if chars:
+            ctx.need("glyph_truth")
+        net, _ = load_or_train_classifier(ctx.s.data, ctx.translator.img_size, ctx.cache_dir, ctx.s.progress, kind,
+                                          glyph_chars if chars else None)
+        setattr(ctx, attribute, net.to(ctx.translator.device))
+        ctx.references[f"{metric}_real_val"] = real_accuracy(net, ctx.val, ctx.glyph_truth.char if chars else None)
+    return load
+
+
+for _attribute, _classifier, _metric in (("classifier", "domain", "domain_acc"),
+                                   ("hueblind_classifier", "hueblind", "domain_acc_hueblind"),
+                                   ("glyph_style", "glyph_style", "style_acc"),
+                                   ("glyph_char", "glyph_char", "char_acc")):
+    network(_attribute)(_classifier_loader(_attribute, _classifier, _metric, chars=_classifier == "glyph_char"))
 
 
 def mean_of_batches(ctx, trg: int, batches: dict[str, list[torch.Tensor]]) -> dict[str, float]:
@@ -65,7 +161,7 @@ class Metric:
 
     name : what ``--metrics`` calls it; columns : report key -> (title, better direction, metric network whose
     weights the value depends on, or None); image_sets : which sets it scores, given the EvalSettings;
-    networks : what ``evaluate._Context`` must load for it; default : whether ``i2i eval`` computes it when
+    networks : the names (:data:`NETWORKS`) of what it needs loaded; default : whether ``i2i eval`` computes it when
     ``--metrics`` is not given (called with the translator and the data root).
     """
 
@@ -125,7 +221,7 @@ def lpips_pairs(ctx, b: GeneratedBatch):
           image_sets=("inter", "intra"), networks=("lpips",))
 def ps_sequences(ctx, b: GeneratedBatch):
     """Perceptual Smoothness of each interpolation sequence, with its alignment and uniformity."""
-    return smoothness_terms(f"ps_{b.kind}", ctx.distance, b.images)
+    return smoothness_terms(f"ps_{b.image_set}", ctx.distance, b.images)
 
 
 @register("ps_pixel", {"ps_pixel_inter": ("PS pixel inter", "↑", None),
@@ -133,7 +229,7 @@ def ps_sequences(ctx, b: GeneratedBatch):
           image_sets=("inter", "intra"), default=lambda translator, data: is_glyph_data(data))
 def ps_pixel_sequences(ctx, b: GeneratedBatch):
     """Perceptual Smoothness with the pixel L1 distance instead of LPIPS (no network), with its two terms."""
-    return smoothness_terms(f"ps_pixel_{b.kind}", PIXEL_DISTANCE, b.images)
+    return smoothness_terms(f"ps_pixel_{b.image_set}", PIXEL_DISTANCE, b.images)
 
 
 def smoothness_terms(name: str, distance, sequences: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -158,7 +254,7 @@ def frd_pairs(ctx, b: GeneratedBatch):
 def content_preservation(ctx, b: GeneratedBatch):
     """Foreground IoU and centre error against the sources' true masks (translations), IoU along paths (inter)."""
     scores = ctx.content_scores(b.images, b.index)
-    if b.kind == "inter":
+    if b.image_set == "inter":
         return {"path_iou": scores["iou"]}
     return {"content_iou": scores["iou"], "com_error": scores["com_error"]}
 

@@ -19,12 +19,12 @@ class LPIPSDistance:
     (``between``): a 20-frame interpolation needs 20 feature passes, not 2 * 20.
     """
 
-    def __init__(self, net: lpips.LPIPS, kind: str = "lpips"):
-        if kind not in DISTANCES:
-            raise ValueError(f"unknown distance {kind!r}: choose one of {', '.join(DISTANCES)}")
+    def __init__(self, net: lpips.LPIPS, form: str = "lpips"):
+        if form not in DISTANCES:
+            raise ValueError(f"unknown distance {form!r}: choose one of {', '.join(DISTANCES)}")
         if net.version != "0.1" or not net.lpips or net.spatial:
             raise ValueError("LPIPSDistance expects lpips.LPIPS(version='0.1', lpips=True, spatial=False)")
-        self.net, self.kind = net, kind
+        self.net, self.form = net, form
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
@@ -37,7 +37,7 @@ class LPIPSDistance:
         total = 0.0
         for f, lin in zip(feats, self.net.lins):
             total = total + lin((f[i] - f[j]) ** 2).mean((1, 2, 3))
-        return total.sqrt() if self.kind == "sqrt-lpips" else total
+        return total.sqrt() if self.form == "sqrt-lpips" else total
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Distances between matching images of two batches (N, 3, H, W) -> (N,)."""

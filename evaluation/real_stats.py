@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from i2i.data.images import load_image
 
-from .fid import FeatureStatistics, inception_features, load_statistics, save_statistics
+from i2i.evaluation.fid import FeatureStatistics, inception_features, load_statistics, save_statistics
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from i2i.rundir import resolve_checkpoint, write_json, write_text
 from i2i.pretrained import RANDOM_WEIGHTS
 
-from .metrics import columns
+from i2i.evaluation.metrics import columns
 
 REFERENCES = {  # reference points printed beside the content metrics
     "content_iou_source": "content IoU of the sources themselves (segmentation's ceiling)",

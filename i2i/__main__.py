@@ -1,6 +1,6 @@
 """``python -m i2i`` (also what ``torchrun -m i2i`` runs)."""
 import sys
 
-from .cli import main
+from i2i.cli import main
 
 sys.exit(main())

@@ -16,6 +16,8 @@ import logging
 import numpy as np
 import torch
 
+from i2i.export import export_modules, write_onnx
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "eager", "onnxruntime")
@@ -29,11 +31,9 @@ class OnnxRuntimeGenerator:
     def __init__(self, translator):
         import onnxruntime as ort
 
-        from .export import export_modules, write_onnx
-
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
-        modules = export_modules(translator)
+        modules = export_modules(translator.nets, translator.cfg.model, translator.num_domains)
         sessions = []
         for name in ("generator_encoder", "generator_decoder"):
             buffer = io.BytesIO()

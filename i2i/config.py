@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from i2i.rundir import write_text
+
 
 BIG = 10**9  # upper bound of counts and iterations: anything larger is a typo, not a plan
 MAX_SEED = 2**31 - 1  # largest seed the CLI and the app accept (fits every RNG's seed type)
@@ -76,7 +78,6 @@ class LossConfig:
     marks what neither has (see :class:`ModelConfig`)."""
 
     lambda_reg: float = num(1.0, 0.0, 1e6)
-    r1_every: int = num(1, 1, BIG)  # [recipe] lazy R1 (StyleGAN2): every N-th iteration with weight N * lambda_reg
     lambda_sty: float = num(1.0, 0.0, 1e6)
     lambda_ds: float = num(1.0, 0.0, 1e6)
     ds_iter: int = num(100000, 1, BIG)
@@ -97,6 +98,13 @@ class LossConfig:
     # False: reproduce the authors' code, where reference iterations step G only.
     smooth_trains_encoder: bool = True
 
+    @property
+    def smoothing_on(self) -> frozenset[str]:
+        """The paper's terms switched on (``tri``, ``sr``, ``cont`` with a weight > 0): computed and logged every
+        iteration, also while a schedule holds their weight at 0. The one switch every trainer reads."""
+        weights = {"tri": self.lambda_tri, "sr": self.lambda_sr, "cont": self.lambda_cont}
+        return frozenset(name for name, weight in weights.items() if weight > 0)
+
 
 @dataclass
 class TrainConfig:
@@ -106,7 +114,6 @@ class TrainConfig:
     batch_size: int = num(8, 1, 65536)
     lr: float = num(1e-4, 0.0, 1.0, low_open=True)
     f_lr: float = num(1e-6, 0.0, 1.0)
-    d_lr: float = num(0.0, 0.0, 1.0)  # [recipe] D's learning rate (TTUR); 0: the same as lr (StarGAN v2)
     # [recipe] every rate decays linearly to 0 over the last lr_decay_iters iterations (CycleGAN); 0: constant
     lr_decay_iters: int = num(0, 0, BIG)
     beta1: float = num(0.0, 0.0, 1.0, high_open=True)
@@ -209,7 +216,7 @@ class Config:
 # What each model kind never reads. Set away from its default such a field would be a silent no-op, so it is an error.
 IGNORED_BY_KIND = {
     "stargan_v2": ("model.num_clusters", "model.guide_width", "tunit.*"),
-    "tunit": ("model.hidden_dim", "model.w_hpf", "loss.r1_every", "loss.lambda_sty", "loss.lambda_ds", "loss.ds_iter",
+    "tunit": ("model.hidden_dim", "model.w_hpf", "loss.lambda_sty", "loss.lambda_ds", "loss.ds_iter",
               "loss.lambda_cyc", "loss.smooth_trains_encoder", "loss.lambda_recoloured",
               "train.f_lr", "train.channels_last", "train.compile", "train.fan_weights"),
 }
@@ -383,6 +390,4 @@ def config_to_dict(cfg: Config) -> dict:
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML (atomically)."""
-    from .rundir import write_text
-
     write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

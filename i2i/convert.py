@@ -14,12 +14,13 @@ from pathlib import Path
 
 import torch
 
-from .config import Config, save_config
-from .models import Networks, build_networks
-from .models.blocks import default_base_dim
-from .models.fan import load_fan
-from .rundir import CONFIG_FILE, FAN_FILE, latest_checkpoint, load_flat_state, write_domains, write_weights
-from .training.checkpoint import save_checkpoint
+from i2i.config import Config, save_config
+from i2i.kinds import build_networks
+from i2i.models import Networks
+from i2i.models.blocks import default_base_dim
+from i2i.models.fan import load_fan
+from i2i.rundir import CONFIG_FILE, FAN_FILE, latest_checkpoint, load_flat_state, write_domains, write_weights
+from i2i.training.checkpoint import save_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Inference needs four networks, each exported in eval mode with a dynamic batch axis: the style encoder
 ``E(image, y)``, the mapping network ``M(z, y)``, and the generator split into its style-independent half
 (``encoder(image) -> content``) and its style-dependent half (``decoder(content, style) -> image``), so that one
-source is encoded once for any number of styles, as :class:`i2i.inference.Translator` does. Images are float32
+source is encoded once for any number of styles, as the Translator (:mod:`i2i.inference`) does. Images are float32
 NCHW RGB in [-1, 1] at the model's size; ``y`` is an int64 domain index per row. ``docs/export.md`` has a
 translation with onnxruntime and numpy alone.
 """
@@ -16,9 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import load_config
-from .inference import Translator
-from .rundir import CONFIG_FILE, resolve_checkpoint, write_json
+from i2i.config import load_config
+from i2i.hub import load_networks
+from i2i.models import Networks
+from i2i.rundir import CONFIG_FILE, resolve_checkpoint, write_json
 
 FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -48,12 +49,12 @@ class GeneratorDecoder(nn.Module):
         return self.generator.decode_content(content, style)
 
 
-def export_modules(translator: Translator) -> dict[str, tuple[nn.Module, tuple, list[str], list[str]]]:
-    """``name -> (module, example inputs, input names, output names)`` of the four exported networks."""
-    m, nets = translator.cfg.model, translator.nets
+def export_modules(nets: Networks, m, num_domains: int) -> dict[str, tuple[nn.Module, tuple, list[str], list[str]]]:
+    """``name -> (module, example inputs, input names, output names)`` of the four exported networks of ``nets``
+    (model config ``m``, ``num_domains`` domains)."""
     g = torch.Generator().manual_seed(0)
     image = torch.rand(2, 3, m.img_size, m.img_size, generator=g) * 2 - 1
-    y = torch.tensor([0, translator.num_domains - 1])
+    y = torch.tensor([0, num_domains - 1])
     z = torch.randn(2, m.latent_dim, generator=g)
     encoder = GeneratorEncoder(nets.generator)
     with torch.no_grad():
@@ -76,12 +77,14 @@ def export_run(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> Pa
     if w_hpf > 0:
         raise NotImplementedError(f"face models (model.w_hpf={w_hpf:g}) are not exported: their generator needs the "
                                   "FAN face masks of every source, a network this export does not include")
-    translator = Translator.load(checkpoint, "cpu")
-    m = translator.cfg.model
+    cfg, domains, nets = load_networks(run_dir, weights)
+    for _, net in nets.items():
+        net.eval().requires_grad_(False)
+    m = cfg.model
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     networks = {}
-    for name, (module, inputs, input_names, output_names) in export_modules(translator).items():
+    for name, (module, inputs, input_names, output_names) in export_modules(nets, m, len(domains)).items():
         path = out / f"{name}{SUFFIX[fmt]}"
         if fmt == "onnx":
             write_onnx(module, inputs, input_names, output_names, str(path))
@@ -93,7 +96,7 @@ def export_run(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> Pa
         networks[name] = {"file": path.name, "inputs": input_names, "outputs": output_names}
     write_json(out / MODEL_JSON, {
         "format": fmt, "opset": OPSET if fmt == "onnx" else None, "kind": m.kind,
-        "domains": translator.domains, "img_size": m.img_size, "style_dim": m.style_dim, "latent_dim": m.latent_dim,
+        "domains": domains, "img_size": m.img_size, "style_dim": m.style_dim, "latent_dim": m.latent_dim,
         "inputs": {"image": f"float32 (N, 3, {m.img_size}, {m.img_size}) RGB in [-1, 1]",
                    "y": "int64 (N,) domain index (see domains)",
                    "z": f"float32 (N, {m.latent_dim}) drawn from N(0, 1)"},

@@ -8,21 +8,29 @@ A saved model is one folder, as a Hub model repository holds it::
     fan.safetensors    FAN face masks (face models only)
     README.md          model card: domains, size, the training config, the evaluation report when the run has one
 
-``from_pretrained`` takes that folder, a ``file://`` URL of one (a mirror), a run directory (optionally ``RUN:best``)
-or a Hub repository id (``user/name``, downloaded once with ``huggingface_hub`` into its cache; offline, only the
-cache is read and a missing model is one line naming it).
+:func:`resolve_model` finds the files of a model given as that folder, a ``file://`` URL of one (a mirror), a run
+directory (optionally ``RUN:best``) or a Hub repository id (``user/name``, downloaded once with ``huggingface_hub``
+into its cache; offline, only the cache is read and a missing model is one line naming it); :func:`load_networks`
+builds its networks. This module sits below :mod:`i2i.inference` (``Translator.from_pretrained`` and
+``save_pretrained`` call it) and never imports it: a "translator" here is anything with ``cfg``, ``domains``,
+``nets``, ``fan`` and ``source``.
 """
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import yaml
+from safetensors.torch import save_file
 
-from . import __version__
-from .config import config_to_dict, save_config
-from .rundir import (BEST_SUFFIX, CHECKPOINTS, CONFIG_FILE, DOMAINS_FILE, FAN_FILE, atomic_write, flat_state,
-                     resolve_checkpoint, write_domains, write_text)
+from i2i import __version__
+from i2i.config import Config, config_to_dict, load_config, save_config
+from i2i.kinds import build_networks, model_kind
+from i2i.models import Networks
+from i2i.rundir import (BEST_SUFFIX, CHECKPOINTS, CONFIG_FILE, DOMAINS_FILE, EVAL_REPORT, FAN_FILE, atomic_write,
+                        flat_state, load_flat_state, read_domains, read_weights, resolve_checkpoint, write_domains,
+                        write_text)
 
 MODEL_FILE, CARD_FILE = "model.safetensors", "README.md"
 HUB_FILES = (CONFIG_FILE, DOMAINS_FILE, MODEL_FILE, FAN_FILE, CARD_FILE)
@@ -30,13 +38,12 @@ HUB_FILES = (CONFIG_FILE, DOMAINS_FILE, MODEL_FILE, FAN_FILE, CARD_FILE)
 
 def save_pretrained(translator, folder: str | Path, report_md: str | None = None, overwrite: bool = False) -> Path:
     """Write ``translator``'s model in the Hub layout into ``folder`` (created); ``report_md``: an evaluation report
-    (Markdown) for the model card. Returns ``folder``.
+    (Markdown) for the model card, by default the run's own (:func:`run_report`) when the model came from a run
+    directory that was evaluated. Returns ``folder``.
 
     A folder that holds files is refused unless ``overwrite`` (then the layout's files are replaced, others kept);
     a run directory is always refused: its config and domains belong to its checkpoints.
     """
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} is a file, not a folder")
@@ -54,6 +61,8 @@ def save_pretrained(translator, folder: str | Path, report_md: str | None = None
     if translator.fan is not None:
         fan = {k: v.detach().cpu().contiguous() for k, v in translator.fan.state_dict().items()}
         atomic_write(folder / FAN_FILE, lambda tmp: save_file(fan, str(tmp)))
+    if report_md is None:
+        report_md = run_report(translator.source)
     write_text(folder / CARD_FILE, model_card(translator, report_md))
     return folder
 
@@ -64,7 +73,7 @@ def model_card(translator, report_md: str | None = None) -> str:
     m = translator.cfg.model
     parts = ["---", "library_name: i2i", "tags: [image-to-image, stargan-v2, style-interpolation]", "---", "",
              f"# i2i model: {', '.join(translator.domains)}", "",
-             f"A {m.img_size} px {'TUNIT' if m.kind == 'tunit' else 'StarGAN v2'} model trained with i2i {__version__} "
+             f"A {m.img_size} px {model_kind(m).title} model trained with i2i {__version__} "
              "(StarGAN v2 with the smooth-style-space losses of Liu et al., CVPR 2021).", "",
              "```python", "from i2i.inference import StyleSpec, Translator", "",
              "t = Translator.from_pretrained(\"THIS_REPO_OR_FOLDER\")",
@@ -101,24 +110,32 @@ def resolve_pretrained(name: str | Path, local_files_only: bool | None = None, r
         raise FileNotFoundError(f"model {text}: {str(err).splitlines()[0]}") from None
 
 
-def from_pretrained(name: str | Path, device: str = "auto", local_files_only: bool | None = None,
-                    revision: str | None = None):
-    """A :class:`i2i.inference.Translator` from a saved model folder, a ``file://`` URL, a run directory (``RUN``,
-    ``RUN:best``, a checkpoint folder) or a Hub repository id."""
-    from .inference import Translator
-
+def resolve_model(name: str | Path, local_files_only: bool | None = None,
+                  revision: str | None = None) -> tuple[Path, Path]:
+    """``(folder, weights)`` of a saved model folder, a ``file://`` URL, a run directory (``RUN``, ``RUN:best``, a
+    checkpoint folder) or a Hub repository id: the folder holding ``config.yaml`` and ``domains.json``, and the EMA
+    weights file."""
     folder = resolve_pretrained(name, local_files_only, revision)
-    if not (Path(folder) / MODEL_FILE).is_file():  # a run directory or checkpoint: the run's own reader
-        return Translator.load(folder, device)
-    return Translator.from_folder(folder, Path(folder) / MODEL_FILE, device)
+    if (Path(folder) / MODEL_FILE).is_file():
+        return Path(folder), Path(folder) / MODEL_FILE
+    return resolve_checkpoint(folder)  # a run directory or checkpoint: the run's own reader
+
+
+def load_networks(folder: str | Path, weights: str | Path) -> tuple[Config, list[str], Networks]:
+    """The config, domain names and EMA networks (no discriminator) of the model described by ``folder``
+    (``config.yaml``, ``domains.json``) with the weights of ``weights``."""
+    folder = Path(folder)
+    cfg = load_config(folder / CONFIG_FILE)
+    domains = read_domains(folder)
+    nets = build_networks(cfg.model, len(domains), discriminator=False)
+    load_flat_state(nets, read_weights(weights), str(weights))
+    return cfg, domains, nets
 
 
 def push_to_hub(translator, repo_id: str, token: str | None = None, private: bool = False,
                 report_md: str | None = None) -> str:
     """Save the model in the Hub layout and upload it to ``repo_id`` (created if missing); returns the commit URL.
     Needs a connection and a write token (``huggingface-cli login`` or ``token``)."""
-    import tempfile
-
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
@@ -128,9 +145,13 @@ def push_to_hub(translator, repo_id: str, token: str | None = None, private: boo
         return str(api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message="i2i model"))
 
 
-def run_report(run: str | Path) -> str | None:
-    """The evaluation report (Markdown) of a run directory, if it has one."""
-    run_dir, _ = resolve_checkpoint(run)
-    report = run_dir / "eval" / "report.md"
-    return report.read_text() if report.is_file() else None
+def run_report(source: str | Path) -> str | None:
+    """The evaluation report (Markdown, ``RUN/eval/report.md`` as ``i2i eval`` writes it) of the run directory that
+    holds ``source`` (the run, a checkpoint folder or weights file inside it), or None: no run, or not evaluated."""
+    path = Path(source)
+    for folder in (path, *path.parents):
+        if (folder / CHECKPOINTS).is_dir():
+            report = (folder / EVAL_REPORT).with_suffix(".md")
+            return report.read_text() if report.is_file() else None
+    return None
 

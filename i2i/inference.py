@@ -8,15 +8,17 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageOps
 
-from .config import MAX_SEED, Config, load_config
-from .data.images import pil_to_uint8, to_float, to_rgb, to_uint8
-from .backends import build_decoder
-from .device import resolve_device
-from .models import Networks, build_networks
-from .media import translation_cells
-from .models.fan import FAN, load_fan
-from .models.blocks import default_base_dim
-from .rundir import CONFIG_FILE, FAN_FILE, load_flat_state, read_domains, read_weights, resolve_checkpoint  # noqa: F401
+from i2i.backends import build_decoder
+from i2i.config import MAX_SEED, Config
+from i2i.data.images import pil_to_uint8, to_float, to_rgb, to_uint8
+from i2i.device import resolve_device
+from i2i.hub import load_networks, push_to_hub, resolve_model, save_pretrained
+from i2i.kinds import model_kind
+from i2i.media import translation_cells
+from i2i.models import Networks
+from i2i.models.blocks import default_base_dim
+from i2i.models.fan import FAN, load_fan
+from i2i.rundir import FAN_FILE, resolve_checkpoint
 
 
 CPU_DECODE_BYTES = 4 * 1024**2
@@ -161,10 +163,7 @@ class Translator:
         """The model described by ``folder`` (``config.yaml``, ``domains.json``, ``fan.safetensors`` for face models)
         with the EMA weights of ``weights``: a run directory and one of its checkpoints, or a saved model folder."""
         folder = Path(folder)
-        cfg = load_config(folder / CONFIG_FILE)
-        domains = read_domains(folder)
-        nets = build_networks(cfg.model, len(domains), discriminator=False)
-        load_flat_state(nets, read_weights(weights), str(weights))
+        cfg, domains, nets = load_networks(folder, weights)
         device = device if isinstance(device, torch.device) else resolve_device(device)
         fan = load_fan(folder / FAN_FILE) if cfg.model.w_hpf > 0 and (folder / FAN_FILE).is_file() else None
         return cls(nets, cfg, domains, device, source=str(weights), fan=fan, backend=backend)
@@ -173,21 +172,16 @@ class Translator:
     def from_pretrained(cls, name: str | Path, device: str | torch.device = "auto", **kwargs) -> "Translator":
         """Load a saved model folder, a ``file://`` URL of one, a run directory (``RUN:best`` too) or a Hugging Face
         Hub repository id (see :mod:`i2i.hub`)."""
-        from .hub import from_pretrained
-
-        return from_pretrained(name, device, **kwargs)
+        return cls.from_folder(*resolve_model(name, **kwargs), device)
 
     def save_pretrained(self, folder: str | Path, report_md: str | None = None, overwrite: bool = False) -> Path:
         """Write this model in the Hugging Face Hub layout (config, safetensors weights, domains, a model card with the
-        training config and ``report_md``, an evaluation report); a non-empty folder only with ``overwrite``."""
-        from .hub import save_pretrained
-
+        training config and ``report_md``, an evaluation report, by default the run's own); a non-empty folder only with
+        ``overwrite``."""
         return save_pretrained(self, folder, report_md, overwrite)
 
     def push_to_hub(self, repo_id: str, **kwargs) -> str:
         """Upload this model to a Hugging Face Hub repository (needs a connection and a write token)."""
-        from .hub import push_to_hub
-
         return push_to_hub(self, repo_id, **kwargs)
 
     @property
@@ -268,24 +262,13 @@ class Translator:
         """The (pseudo-)domain label of each image (paths, PIL images, uint8/float tensors, a (N, 3, H, W) batch, or
         one image): (N,) long.
 
-        TUNIT models (``model.kind: tunit``): the guiding network's cluster. StarGAN v2 models: the domain ``y``
-        whose style code ``E(x, y)`` lies nearest (Euclidean) to the centre of that domain's latent styles (mean
-        of ``M(z, y)`` over 256 fixed z): the style encoder was trained to match the mapping network's codes of
-        the image's own domain, and the EMA networks carry no discriminator.
+        The model's kind labels them (:meth:`i2i.kinds.ModelKind.label_images`): StarGAN v2 by the nearest domain
+        centre of style codes, TUNIT by the guiding network's cluster.
         """
         if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, torch.Tensor) and images.dim() == 3):
             images = [images]
         chunks = torch.stack([prepare_image(im, self.img_size) for im in images]).split(batch_size)
-        if self.cfg.model.kind == "tunit":
-            return torch.cat([self.nets.style_encoder.cluster_logits(c.to(self.device)).argmax(1).cpu() for c in chunks])
-        k = self.num_domains
-        labels = torch.arange(k).repeat_interleave(256)
-        centres = self.latent_styles(labels.view(k, 256), torch.Generator().manual_seed(0)).mean(1)  # (K, D)
-        out = []
-        for c in chunks:
-            codes = self.reference_styles(c[:, None].expand(-1, k, -1, -1, -1), torch.arange(k).expand(c.size(0), k))
-            out.append((codes - centres).norm(dim=-1).argmin(1).cpu())
-        return torch.cat(out)
+        return model_kind(self.cfg.model).label_images(self, list(chunks))
 
     def translate(self, images, style: "StyleSpec") -> torch.Tensor:
         """Translate images (paths, PIL images or uint8/float tensors, or one of them) under one style: uint8

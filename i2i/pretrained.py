@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .weights import (MissingWeightsError, WeightsHashError, by_filename, fetch, hub_checkpoints_dir,  # noqa: F401
-                      load_state, verify)
+from i2i.weights import (MissingWeightsError, WeightsHashError, by_filename, fetch, hub_checkpoints_dir,  # noqa: F401
+                         load_state, verify)
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 CONFIG_FILE, DOMAINS_FILE, FAN_FILE = "config.yaml", "domains.json", "fan.safetensors"
@@ -43,6 +43,15 @@ TEMP_SUFFIX = ".tmp"  # atomic_write's temporary files (".NAME.XXXX.tmp"), remov
 MAX_DOMAINS, MAX_DOMAIN_NAME = 1024, 200  # domains.json bounds, checked before anything is built
 BEST_SUFFIX = ":best"  # --checkpoint RUN:best names the checkpoint with the best tracked metric
 NETS_FILE, EMA_FILE, STATE_FILE = "nets.safetensors", "nets_ema.safetensors", "state.pt"
+EVAL_REPORT = "eval/report.json"  # i2i eval's report of a run (report.md beside it)
+CHECKPOINT_PREFIX = "step_"  # RUN/checkpoints/step_0001000: the checkpoint of iteration 1000
+PARTIAL_PREFIX = ".tmp_"  # a checkpoint being written (.tmp_step_0001000_XXXX), removed at the next start
+CORRUPT_PREFIX = "corrupt_"  # a checkpoint that failed to load, moved aside (corrupt_step_0001000)
+
+
+def checkpoint_name(step: int) -> str:
+    """The folder name of iteration ``step``'s checkpoint (zero-padded, so names sort by step)."""
+    return f"{CHECKPOINT_PREFIX}{step:07d}"
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +215,6 @@ def check_domain_names(domains: list[str], where: str) -> None:
 
 def write_weights(path: str | Path, module: nn.Module) -> Path:
     """Atomically write a module's state dict as safetensors (contiguous CPU copies)."""
-    from safetensors.torch import save_file
-
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     return atomic_write(path, lambda tmp: save_file(state, str(tmp)))
 
@@ -261,7 +268,8 @@ def load_flat_state(nets, flat: dict[str, torch.Tensor], source: str) -> None:
 def complete_checkpoints(run_dir: str | Path) -> list[Path]:
     """Checkpoint folders holding all three files, newest first (interrupted saves never qualify)."""
     root = Path(run_dir) / CHECKPOINTS
-    folders = [p for p in root.glob("step_*") if all((p / f).is_file() for f in (NETS_FILE, EMA_FILE, STATE_FILE))]
+    folders = [p for p in root.glob(f"{CHECKPOINT_PREFIX}*")
+               if all((p / f).is_file() for f in (NETS_FILE, EMA_FILE, STATE_FILE))]
     return sorted(folders, key=lambda p: p.name, reverse=True)
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 from PIL import Image, ImageDraw
 
-from .data.images import to_float
-from .inference import Translator
-from .plots import PALETTE
+from i2i.data.images import to_float
+from i2i.inference import Translator
+from i2i.plots import PALETTE
 
 
 @dataclass

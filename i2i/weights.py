@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from .rundir import apply_umask
+from i2i.rundir import apply_umask
 
 MIRROR_ENV, OFFLINE_ENV = "I2I_WEIGHTS_MIRROR", "I2I_OFFLINE"
 

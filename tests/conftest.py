@@ -48,7 +48,7 @@ def tiny_run(tmp_path_factory, synthetic_root):
     """A run directory holding a randomly initialised tiny model (config, domains, one checkpoint)."""
     import torch
 
-    from i2i.models import build_networks
+    from i2i.kinds import build_networks
     from i2i.training.checkpoint import save_checkpoint
     from i2i.training.loop import prepare_run_dir
 

@@ -22,10 +22,15 @@ def test_mean_std_by_hand():
 def test_glyph_data_gets_the_glyph_metrics_and_both_interpolation_paths(tmp_path):
     assert ablate_module.strip_paths(["bold", "italic", "regular"]) == [(2, 0), (2, 1)]  # regular -> bold, italic
     assert ablate_module.strip_paths(["checks", "dots", "stripes"]) == [(0, 1)]
-    assert ablate_module.default_metrics(str(tmp_path)) == ablate_module.ABLATION_METRICS
+    assert ablate_module.default_metrics(str(tmp_path)) == ("fid", "lpips", "ps", "ps_pixel", "domain_acc")
     for name in ("glyphs.json", "truth.npz", "manifest.csv"):
         (tmp_path / name).write_text("")
     assert "glyph_reference" in ablate_module.default_metrics(str(tmp_path))
+    paired = tmp_path / "paired"  # val/<domain>/<name>.png sharing names: the paired ground-truth metrics join
+    for domain in ("a", "b"):
+        (paired / "val" / domain).mkdir(parents=True)
+        (paired / "val" / domain / "1f600.png").write_bytes(b"")
+    assert ablate_module.default_metrics(str(paired))[-2:] == ("paired_reference", "paired_latent")
 
 
 def test_variants_switch_exactly_the_smoothing_terms():

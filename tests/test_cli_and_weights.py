@@ -13,7 +13,7 @@ from i2i.pretrained import ALEXNET_FILE, MissingWeightsError, build_lpips
 
 EXPECTED = {"make-synthetic": "--num-train", "train": "--run-dir", "eval": "--metrics", "translate": "--grid",
             "interpolate": "--method", "convert": "--wing", "ablate": "--variants", "app": "--host", "weights": "fetch",
-            "style-map": "--per-domain", "probe-d": "--split", "make-glyphs": "--fonts", "export": "--format",
+            "style-map": "--per-domain", "make-glyphs": "--fonts", "export": "--format",
             "make-emoji": "--vendors"}
 
 

@@ -61,7 +61,6 @@ def test_bad_overrides(override, match):
 
 @pytest.mark.parametrize("kind,override", [
     ("tunit", "loss.lambda_recoloured=1"), ("tunit", "train.compile=true"), ("tunit", "train.channels_last=true"),
-    ("tunit", "loss.r1_every=4"),
     ("tunit", "loss.smooth_trains_encoder=false"),
     ("tunit", "loss.lambda_cyc=2"), ("tunit", "loss.lambda_ds=2"), ("tunit", "train.f_lr=1e-3"),
     ("stargan_v2", "tunit.w_vec=1"), ("stargan_v2", "model.num_clusters=5"), ("stargan_v2", "model.guide_width=8"),

@@ -10,7 +10,7 @@ import torch
 from i2i.cli import main
 from i2i.convert import convert_stargan_v2, infer_model_config, load_stargan_v2
 from i2i.inference import Translator
-from i2i.models import build_networks
+from i2i.kinds import build_networks
 from i2i.models.fan import FAN, heatmaps_to_masks, shift_rows
 from i2i.training.checkpoint import CheckpointMismatchError, latest_checkpoint, load_checkpoint
 

@@ -177,7 +177,7 @@ def test_paired_metrics_score_the_answer_itself_perfectly_and_the_copy_as_the_co
     index = torch.tensor([0, 1, 2, 3])  # domain a; answers in domain b are 4-7
     answers = everything[4:8]
     refs = torch.tensor([[5, 6], [4, 7], [7, 5], [6, 4]])
-    b = GeneratedBatch(images=answers[:, None].expand(-1, 2, -1, -1, -1), kind="references", sources=everything[:4],
+    b = GeneratedBatch(images=answers[:, None].expand(-1, 2, -1, -1, -1), image_set="references", sources=everything[:4],
                        src=0, trg=1, first=0, index=index, reference_index=refs, reference_images=everything[refs])
     scores = paired_reference_truth(ctx, b)
     assert scores["paired_ref_l1"].abs().max() == 0 and scores["paired_ref_lpips"].abs().max() < 1e-6
@@ -185,6 +185,6 @@ def test_paired_metrics_score_the_answer_itself_perfectly_and_the_copy_as_the_co
     copy_l1 = (everything[:4] - answers).abs().mean((1, 2, 3)) / 2
     assert scores["paired_ref_l1_copy"].tolist() == pytest.approx(copy_l1.repeat_interleave(2).tolist(), abs=1e-6)
     assert scores["paired_ref_l1_reference"].min() > 0
-    hits = paired_retrieval(ctx, GeneratedBatch(images=answers[:, None], kind="translations", sources=everything[:4],
+    hits = paired_retrieval(ctx, GeneratedBatch(images=answers[:, None], image_set="translations", sources=everything[:4],
                                                 src=0, trg=1, first=0, index=index))
     assert hits["paired_top1"].tolist() == [1, 1, 1, 1] and hits["paired_top5"].tolist() == [1, 1, 1, 1]

@@ -224,3 +224,10 @@ def test_main_table_is_one_row_per_model_and_one_column_per_metric():
                                                 "|---|---:|---:|", "| run1 | 15.00 | 0.6000 |"]
     rows = task_table(report).splitlines()
     assert len(rows) == 2 + 2 + 1 and rows[2] == "| a2b | 10.00 | 0.5000 |"
+
+
+def test_every_network_a_metric_declares_has_one_loader_and_every_loader_a_user():
+    from i2i.evaluation import metrics
+
+    declared = {net for metric in metrics.REGISTRY.values() for net in metric.networks}
+    assert declared == set(metrics.NETWORKS)

@@ -15,7 +15,7 @@ from i2i.cli import main
 from i2i.config import load_config
 from i2i.export import read_model_json
 from i2i.inference import Translator
-from i2i.models import build_networks
+from i2i.kinds import build_networks
 from i2i.training.checkpoint import save_checkpoint
 from i2i.training.loop import prepare_run_dir
 

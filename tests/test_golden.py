@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from i2i.config import load_config
-from i2i.models import build_networks
+from i2i.kinds import build_networks
 
 
 def tiny_networks():

@@ -54,3 +54,19 @@ def test_torch_hub_loads_from_a_local_clone(saved, tiny_run, synthetic_root):
     loaded = torch.hub.load(str(ROOT), "translator", source="local", path=str(saved), trust_repo=True)
     source = next((synthetic_root / "val" / "dots").iterdir())
     assert torch.equal(outputs(loaded, source), outputs(Translator.load(tiny_run, "cpu"), source))
+
+
+def test_the_model_card_of_an_evaluated_run_holds_its_report(tiny_run, synthetic_root, tmp_path):
+    import shutil
+
+    from i2i.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval"))  # other tests may have evaluated it
+    plain = (Translator.load(run, "cpu").save_pretrained(tmp_path / "before") / CARD_FILE).read_text()
+    assert "## Evaluation" not in plain  # not evaluated yet: no report to include
+    assert main(["eval", "--checkpoint", str(run), "--data", str(synthetic_root), "--metrics", "ps_pixel",
+                 "--num-sources", "1", "--steps", "3", "--no-progress"]) == 0
+    table = [line for line in (run / "eval" / "report.md").read_text().splitlines() if line.startswith("| ")]
+    card = (Translator.load(run, "cpu").save_pretrained(tmp_path / "after") / CARD_FILE).read_text()
+    assert "## Evaluation" in card and table and all(line in card for line in table)

@@ -10,7 +10,7 @@ from i2i.cli import main, parse_style
 from i2i.data.images import to_float, to_uint8
 from i2i.inference import StyleSpec, Translator, lerp_styles, prepare_image, slerp_styles
 from i2i.media import save_frames, translation_cells
-from i2i.models import build_networks
+from i2i.kinds import build_networks
 from i2i.training.samples import reference_grid
 
 

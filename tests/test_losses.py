@@ -105,7 +105,7 @@ def test_optimisers_follow_the_decay_per_network():
 
     from i2i.training.trainer import set_learning_rates
 
-    t = types.SimpleNamespace(lr=1e-3, f_lr=1e-5, d_lr=0.0, total_iters=100, lr_decay_iters=40)
+    t = types.SimpleNamespace(lr=1e-3, f_lr=1e-5, total_iters=100, lr_decay_iters=40)
     optims = {name: torch.optim.Adam(torch.nn.Linear(1, 1).parameters(), lr=1.0)
               for name in ("generator", "mapping_network", "discriminator")}
     set_learning_rates(optims, t, 80)  # halfway through the decay

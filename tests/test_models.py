@@ -87,7 +87,7 @@ def test_zero_init_residual_starts_as_the_shortcut_path():
 
 def test_zero_init_residual_is_opt_in():
     from i2i.config import load_config
-    from i2i.models import build_networks
+    from i2i.kinds import build_networks
 
     he = build_networks(load_config(None, ["model.img_size=32", "model.base_dim=8", "model.max_conv_dim=16"]).model, 2)
     assert he.generator.decode[0].conv2.weight.abs().sum() > 0  # StarGAN v2's He init by default

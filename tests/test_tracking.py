@@ -6,7 +6,7 @@ import json
 import pytest
 
 from i2i.cli import main
-from i2i.hub import from_pretrained
+from i2i.inference import Translator
 from i2i.rundir import resolve_checkpoint
 from i2i.training import train
 
@@ -31,7 +31,7 @@ def test_eval_every_writes_metric_records_and_keeps_the_best_checkpoint(tiny_con
     assert resolve_checkpoint(f"{run}:best")[1] == folder / "nets_ema.safetensors"
     kept = sorted(p.name for p in (run / "checkpoints").glob("step_*"))
     assert kept == sorted({folder.name, "step_0000006"})  # keep_checkpoints 1, and the best whatever its age
-    assert from_pretrained(f"{run}:best", "cpu").source.endswith(f"{folder.name}/nets_ema.safetensors")
+    assert Translator.from_pretrained(f"{run}:best", "cpu").source.endswith(f"{folder.name}/nets_ema.safetensors")
     out = tmp_path / "r.json"
     assert main(["eval", "--checkpoint", f"{run}:best", "--data", str(synthetic_root), "--metrics", "content",
                  "--tasks", "checks2dots", "--num-sources", "2", "--out", str(out), "--no-progress"]) == 0

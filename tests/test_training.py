@@ -220,20 +220,13 @@ def test_shared_latent_fake_gives_the_parameters_of_stargan_v2_order(tiny_config
     assert moved > 1e-4  # the comparison is not between two untouched copies
 
 
-def test_lazy_r1_weight_is_n_times_every_nth_iteration(tiny_config):
-    trainer = Trainer(tiny_config("loss.r1_every=4", "loss.lambda_reg=0.5"), 3, torch.device("cpu"))
-    assert [trainer.loss_weights(step).reg for step in range(6)] == [2.0, 0.0, 0.0, 0.0, 2.0, 0.0]
-    assert Trainer(tiny_config("loss.lambda_reg=0.5"), 3, torch.device("cpu")).loss_weights(7).reg == 0.5
-
-
-def test_discriminator_learning_rate_defaults_to_lr(tiny_config):
+def test_learning_rates_are_lr_except_the_mapping_networks(tiny_config):
     def rates(*overrides):
         trainer = Trainer(tiny_config(*overrides), 3, torch.device("cpu"))
         return {name: opt.param_groups[0]["lr"] for name, opt in trainer.optims.items()}
 
     assert rates("train.lr=2e-4", "train.f_lr=1e-6") == {"generator": 2e-4, "mapping_network": 1e-6,
                                                          "style_encoder": 2e-4, "discriminator": 2e-4}
-    assert rates("train.lr=2e-4", "train.d_lr=8e-4")["discriminator"] == 8e-4
 
 
 # G's convolutions whose output reaches an instance norm before anything else (every one but to_rgb's)

@@ -194,7 +194,7 @@ def test_domains_json_is_bounded_and_unique_before_anything_is_built(tmp_path, d
 # 5. files keep the user's umask ------------------------------------------------------------------------------------
 def test_run_files_checkpoints_datasets_and_downloads_follow_the_umask(tiny_config, tmp_path, monkeypatch):
     from i2i.data.output import staged_output_dir
-    from i2i.models import build_networks
+    from i2i.kinds import build_networks
     from i2i.rundir import atomic_write
     from i2i.training.checkpoint import save_checkpoint
 
@@ -250,7 +250,7 @@ def test_a_restart_right_after_kill_9_is_not_refused_by_orphaned_workers(tmp_pat
 
 # 7. the best checkpoint's name and record change together -------------------------------------------------------
 def test_best_name_and_record_are_one_file_and_stale_temp_files_are_cleaned(tiny_config, tmp_path):
-    from i2i.models import build_networks
+    from i2i.kinds import build_networks
     from i2i.rundir import best_checkpoint, resolve_checkpoint, write_best
     from i2i.training.checkpoint import remove_partial_saves, save_checkpoint
 

@@ -221,7 +221,7 @@ def test_domain_of_supervised_uses_the_nearest_domain_centre(tiny_run):
 def test_tunit_translator_clusters_translates_and_samples(synthetic_root, tmp_path):
     from i2i.data.images import to_float
     from i2i.inference import StyleSpec, Translator
-    from i2i.models import build_networks
+    from i2i.kinds import build_networks
     from i2i.training.checkpoint import save_checkpoint
     from i2i.training.loop import prepare_run_dir
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import logging
 import sys
 
-from ..threads import choose_threads
-from . import (ablate, app, convert, evaluate, export, interpolate, make_emoji, make_glyphs, make_synthetic, probe_d,
-               style_map, train, translate, weights)
-from .common import Parser, bounded, parse_style  # noqa: F401 (the CLI's public helpers)
+from i2i.threads import choose_threads
+from i2i.cli import (ablate, app, convert, evaluate, export, interpolate, make_emoji, make_glyphs, make_synthetic,
+                     style_map, train, translate, weights)
+from i2i.cli.common import Parser, bounded, parse_style  # noqa: F401 (the CLI's public helpers)
 
 COMMANDS = (make_synthetic, make_glyphs, make_emoji, train, evaluate, translate, interpolate, style_map, export,
-            convert, ablate, probe_d, app, weights)
+            convert, ablate, app, weights)
 
 
 def build_parser() -> Parser:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_metric_weights, add_overrides, add_progress, bounded, comma_list
+from i2i.cli.common import add_metric_weights, add_overrides, add_progress, bounded, comma_list
 
 
 def add_parser(sub):

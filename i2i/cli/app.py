@@ -1,7 +1,7 @@
 """``i2i app``: serve the Gradio interpolation app for a run."""
 from __future__ import annotations
 
-from .common import add_backend, add_checkpoint, add_metric_weights, bounded
+from i2i.cli.common import add_backend, add_checkpoint, add_metric_weights, bounded
 
 
 def add_parser(sub):

@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..config import MAX_SEED  # noqa: F401 (used by the subcommands)
+from i2i.config import MAX_SEED  # noqa: F401 (used by the subcommands)
 
 
 def bounded(kind: type, low: float, high: float):
@@ -40,7 +40,7 @@ def add_checkpoint(p: argparse.ArgumentParser) -> None:
 
 def add_backend(p: argparse.ArgumentParser, default: str = "eager") -> None:
     """``--backend``: where the generator's decodes run (subcommands that translate for a user)."""
-    from ..backends import BACKENDS
+    from i2i.backends import BACKENDS
 
     p.add_argument("--backend", choices=BACKENDS, default=default,
                    help="eager: PyTorch; onnxruntime: ONNX Runtime on the CPU (1.2-1.3x faster per decode, within "
@@ -96,7 +96,7 @@ def comma_list(text: str | None) -> tuple[str, ...] | None:
 
 def parse_style(text: str, center_crop: bool = True):
     """``DOMAIN``, ``DOMAIN:SEED`` or ``DOMAIN=REFERENCE_IMAGE`` -> StyleSpec (seed 0 by default)."""
-    from ..inference import StyleSpec
+    from i2i.inference import StyleSpec
 
     if "=" in text:
         domain, reference = text.split("=", 1)
@@ -121,7 +121,7 @@ def load_inputs(files: list, align_faces: bool, size: int) -> list:
         return files
     from PIL import Image
 
-    from ..faces import align_face
+    from i2i.faces import align_face
 
     aligned = []
     for f in files:
@@ -132,7 +132,7 @@ def load_inputs(files: list, align_faces: bool, size: int) -> list:
 
 def input_images(path: str) -> list[Path]:
     """One image, or every readable image of a folder (an unreadable one is a logged skip)."""
-    from ..data.images import IMG_EXTENSIONS, verify_image
+    from i2i.data.images import IMG_EXTENSIONS, verify_image
 
     p = Path(path)
     if not p.is_dir():

@@ -1,7 +1,7 @@
 """``i2i convert``: a released StarGAN v2 (or the paper's) checkpoint as an i2i run directory."""
 from __future__ import annotations
 
-from .common import comma_list
+from i2i.cli.common import comma_list
 
 
 def add_parser(sub):
@@ -16,7 +16,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..convert import convert_stargan_v2
+    from i2i.convert import convert_stargan_v2
 
     out = convert_stargan_v2(args.checkpoint, args.out, wing=args.wing, domains=comma_list(args.domains))
     print(f"run directory: {out} (try: i2i app --checkpoint {out})")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (MAX_SEED, add_checkpoint, add_metric_weights, add_overwrite, add_progress, bounded, check_outputs,
-                     comma_list)
+from i2i.cli.common import (MAX_SEED, add_checkpoint, add_metric_weights, add_overwrite, add_progress, bounded,
+                            check_outputs, comma_list)
 
 
 def add_parser(sub):
@@ -44,7 +44,7 @@ def add_parser(sub):
 def run(args) -> int:
     from i2i.evaluation import EvalSettings, evaluate, write_report
     from i2i.evaluation.report import paper_table, task_table
-    from i2i.rundir import exclusive_writer, resolve_checkpoint
+    from i2i.rundir import EVAL_REPORT, exclusive_writer, resolve_checkpoint
 
     if args.metrics is not None and not comma_list(args.metrics):
         raise ValueError("--metrics is empty: name at least one metric, or leave the option out for the defaults")
@@ -55,7 +55,7 @@ def run(args) -> int:
         batch_size=args.batch_size, seed=args.seed, weights_dir=args.weights_dir,
         random_weights=args.random_weights, device=args.device, stats_cache=args.stats_cache,
         save_images=args.save_images, progress=not args.no_progress)
-    out = Path(args.out or resolve_checkpoint(args.checkpoint)[0] / "eval" / "report.json")
+    out = Path(args.out or resolve_checkpoint(args.checkpoint)[0] / EVAL_REPORT)
     check_outputs([out, out.with_suffix(".md")], args.overwrite)
     with exclusive_writer(out.parent, "i2i eval"):  # two evaluations never write one report
         report = evaluate(settings)

@@ -1,7 +1,7 @@
 """``i2i export``: a run's EMA networks as ONNX or TorchScript files with ``model.json``, for deployment."""
 from __future__ import annotations
 
-from .common import add_checkpoint, add_overwrite
+from i2i.cli.common import add_checkpoint, add_overwrite
 
 
 def add_parser(sub):
@@ -17,7 +17,7 @@ def add_parser(sub):
 def run(args) -> int:
     from pathlib import Path
 
-    from ..export import export_run
+    from i2i.export import export_run
 
     out = Path(args.out)
     if out.is_dir() and any(out.iterdir()) and not args.overwrite:

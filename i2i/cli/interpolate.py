@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (add_align_faces, add_backend, add_checkpoint, add_metric_weights, add_overwrite, bounded,
-                     check_outputs, load_inputs, parse_style)
+from i2i.cli.common import (add_align_faces, add_backend, add_checkpoint, add_metric_weights, add_overwrite, bounded,
+                            check_outputs, load_inputs, parse_style)
 
 
 def add_parser(sub):
@@ -31,8 +31,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..inference import Translator
-    from ..media import save_frames
+    from i2i.inference import Translator
+    from i2i.media import save_frames
 
     out = Path(args.out)
     check_outputs([out] + ([out.with_name(out.stem + "_steps.png")] if args.compare else []), args.overwrite)
@@ -52,11 +52,11 @@ def _compare(args, translator, source, start, end, frames) -> int:
     """Interpolate with RUN_B too; write both (stacked or side by side), print each PS, plot the step distances."""
     import torch
 
-    from ..data.images import to_float
-    from ..inference import Translator
-    from ..media import save_frames
-    from ..plots import line_chart
-    from ..pretrained import RANDOM_WEIGHTS, build_lpips
+    from i2i.data.images import to_float
+    from i2i.inference import Translator
+    from i2i.media import save_frames
+    from i2i.plots import line_chart
+    from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
 
     other = Translator.load(args.compare, args.device, args.backend)
     if other.img_size != translator.img_size:

@@ -1,11 +1,11 @@
 """``i2i make-emoji``: every emoji as each vendor draws it (Noto, Twemoji, OpenMoji), domains by vendor, paired."""
 from __future__ import annotations
 
-from .common import MAX_SEED, bounded, comma_list
+from i2i.cli.common import MAX_SEED, bounded, comma_list
 
 
 def add_parser(sub):
-    from ..data.emoji import DEFAULT_VENDORS, VENDORS
+    from i2i.data.emoji import DEFAULT_VENDORS, VENDORS
 
     p = sub.add_parser("make-emoji", help="emoji from the vendors' published image sets, one domain per vendor, "
                                           "with paired ground truth (the same emoji in every domain)")
@@ -27,7 +27,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..data.emoji import make_emoji
+    from i2i.data.emoji import make_emoji
 
     out = make_emoji(args.out, vendors=comma_list(args.vendors) or (), size=args.size,
                      val_fraction=args.val_fraction, seed=args.seed, cache=args.cache, sources=args.source,

@@ -1,11 +1,11 @@
 """``i2i make-glyphs``: characters rendered from real typefaces, domains by weight and slant, with ground truth."""
 from __future__ import annotations
 
-from .common import MAX_SEED, bounded, comma_list
+from i2i.cli.common import MAX_SEED, bounded, comma_list
 
 
 def add_parser(sub):
-    from ..data.glyphs import DEFAULT_CHARS, DEFAULT_STYLES, DOMAIN_KINDS
+    from i2i.data.glyphs import DEFAULT_CHARS, DEFAULT_STYLES, DOMAIN_KINDS
 
     p = sub.add_parser("make-glyphs", help="render a glyph dataset from real typefaces (style is shape), with "
                                            "paired ground truth")
@@ -29,7 +29,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..data.glyphs import make_glyphs
+    from i2i.data.glyphs import make_glyphs
 
     styles = comma_list(args.styles)
     if not styles:

@@ -1,7 +1,7 @@
 """``i2i make-synthetic``: the procedural multi-domain dataset with its content manifest."""
 from __future__ import annotations
 
-from .common import MAX_SEED, bounded
+from i2i.cli.common import MAX_SEED, bounded
 
 
 def add_parser(sub):
@@ -17,7 +17,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..data import make_synthetic
+    from i2i.data import make_synthetic
 
     out = make_synthetic(args.out, num_train=args.num_train, num_val=args.num_val, size=args.size, seed=args.seed,
                          overwrite=args.overwrite)

@@ -1,7 +1,7 @@
 """``i2i style-map``: the style space in 2-D (PCA), per domain, with an interpolation path drawn on it."""
 from __future__ import annotations
 
-from .common import MAX_SEED, add_checkpoint, add_overwrite, bounded, check_outputs, parse_style
+from i2i.cli.common import MAX_SEED, add_checkpoint, add_overwrite, bounded, check_outputs, parse_style
 
 
 def add_parser(sub):
@@ -22,9 +22,9 @@ def add_parser(sub):
 def run(args) -> int:
     import torch
 
-    from ..data.dataset import DomainImages
-    from ..inference import Translator, lerp_styles
-    from ..style_space import draw_style_map, fit_pca, style_codes
+    from i2i.data.dataset import DomainImages
+    from i2i.inference import Translator, lerp_styles
+    from i2i.style_space import draw_style_map, fit_pca, style_codes
 
     if (args.start is None) != (args.end is None):
         raise ValueError("give both --from and --to to draw a path, or neither")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import add_overrides, add_progress
+from i2i.cli.common import add_overrides, add_progress
 
 
 def add_parser(sub):
@@ -20,9 +20,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..config import load_config
-    from ..rundir import CONFIG_FILE
-    from ..training import train
+    from i2i.config import load_config
+    from i2i.rundir import CONFIG_FILE
+    from i2i.training import train
 
     run_dir = Path(args.run_dir)
     config_path = args.config

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (MAX_SEED, add_align_faces, add_backend, add_checkpoint, add_overwrite, bounded, check_outputs,
-                     input_images, load_inputs, output_names)
+from i2i.cli.common import (MAX_SEED, add_align_faces, add_backend, add_checkpoint, add_overwrite, bounded,
+                            check_outputs, input_images, load_inputs, output_names)
 
 
 def add_parser(sub):
@@ -29,8 +29,8 @@ def run(args) -> int:
 
     from PIL import Image
 
-    from ..inference import StyleSpec, Translator
-    from ..media import grid_image, save_png
+    from i2i.inference import StyleSpec, Translator
+    from i2i.media import grid_image, save_png
 
     translator = Translator.load(args.checkpoint, args.device, args.backend)
     files = input_images(args.input)

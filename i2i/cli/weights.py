@@ -17,7 +17,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..weights import REGISTRY, fetch, status
+    from i2i.weights import REGISTRY, fetch, status
 
     if args.action == "list":
         print("| name | file | folder | status | used for | licence |\n|---|---|---|---|---|---|")

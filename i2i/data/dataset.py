@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .images import IMG_EXTENSIONS, load_image, verify_image
+from i2i.data.images import IMG_EXTENSIONS, load_image, verify_image
 
 log = logging.getLogger(__name__)
 

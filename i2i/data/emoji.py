@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..weights import sha256_of
-from .output import staged_output_dir, write_manifest
+from i2i.weights import sha256_of
+from i2i.data.output import staged_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
 

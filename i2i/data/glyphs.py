@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .output import staged_output_dir, write_manifest
+from i2i.data.output import staged_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..rundir import apply_umask
+from i2i.rundir import apply_umask
 
 MANIFEST = "manifest.csv"
 

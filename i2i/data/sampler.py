@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .dataset import DomainImages
-from .images import augment
+from i2i.data.dataset import DomainImages
+from i2i.data.images import augment
 
 
 def iteration_generator(seed: int, step: int) -> torch.Generator:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .output import staged_output_dir, write_manifest
+from i2i.data.output import staged_output_dir, write_manifest
 
 SHAPES = ("ellipse", "square", "triangle", "cross")  # drawn by make_synthetic
 MASK_SHAPES = SHAPES + ("circle",)  # every shape shape_mask renders (manifests of other generators)
@@ -54,15 +54,15 @@ def sample_style(domain: DomainStyle, rng: np.random.Generator) -> dict:
             "frequency": float(rng.uniform(3.0, 7.0)), "texture_angle": float(rng.uniform(0, np.pi))}
 
 
-def _texture(kind: str, u: np.ndarray, v: np.ndarray, freq: float) -> np.ndarray:
-    if kind == "stripes":
+def _texture(pattern: str, u: np.ndarray, v: np.ndarray, freq: float) -> np.ndarray:
+    if pattern == "stripes":
         return 0.5 + 0.5 * np.sin(2 * np.pi * freq * u)
-    if kind == "checks":
+    if pattern == "checks":
         return 0.5 + 0.5 * np.tanh(6 * np.sin(2 * np.pi * freq * u) * np.sin(2 * np.pi * freq * v))
-    if kind == "dots":
+    if pattern == "dots":
         r = np.hypot(np.sin(np.pi * freq * u), np.sin(np.pi * freq * v))
         return 1.0 / (1.0 + np.exp(12 * (r - 0.6)))
-    raise ValueError(f"unknown texture {kind!r}")
+    raise ValueError(f"unknown texture {pattern!r}")
 
 
 def shape_mask(content: dict, size: int) -> np.ndarray:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from .dataset import DatasetLayoutError, decode_files
-from .images import IMG_EXTENSIONS, augment, augmented_view, load_image
-from .sampler import iteration_generator
+from i2i.data.dataset import DatasetLayoutError, decode_files
+from i2i.data.images import IMG_EXTENSIONS, augment, augmented_view, load_image
+from i2i.data.sampler import iteration_generator
 
 log = logging.getLogger(__name__)
 

@@ -17,19 +17,21 @@ import torch
 from PIL import Image, ImageDraw
 
 from i2i.evaluation.evaluate import EvalSettings, evaluate
-from i2i.evaluation.glyphs import is_glyph_data
-from i2i.evaluation.metrics import columns
+from i2i.evaluation.glyphs import ABLATION_METRICS as GLYPH_ABLATION_METRICS
+from i2i.evaluation.glyphs import STYLE_PATHS, is_glyph_data
+from i2i.evaluation.metrics import REGISTRY, columns
 from i2i.evaluation.perceptual import LPIPSDistance, PixelDistance
 from i2i.evaluation.ps import perceptual_smoothness, sequence_distances
 
-from ..config import load_config
-from ..data.dataset import DomainImages, scan_split
-from ..data.images import to_float, to_uint8
-from ..inference import Translator, prepare_image
-from ..media import grid_image
-from ..plots import line_chart
-from ..pretrained import RANDOM_WEIGHTS, build_lpips
-from ..rundir import exclusive_writer, latest_checkpoint, write_json, write_text
+from i2i.config import load_config
+from i2i.data.dataset import DomainImages, scan_split
+from i2i.data.images import to_float, to_uint8
+from i2i.kinds import KINDS
+from i2i.inference import Translator, prepare_image
+from i2i.media import grid_image
+from i2i.plots import line_chart
+from i2i.pretrained import RANDOM_WEIGHTS, build_lpips
+from i2i.rundir import checkpoint_name, exclusive_writer, latest_checkpoint, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +43,17 @@ VARIANTS = {
     "tri_sr": ("A + L_SR, L_tri", ["loss.lambda_cont=0"]),
     "full": ("A + L_SR, L_tri, L_cont (ours)", []),
 }
-TABLE_KEYS = ("ps_inter", "ps_intra", "ps_pixel_inter", "ps_pixel_intra", "fid", "lpips", "content_iou", "domain_acc",
-              "style_acc", "char_acc", "gt_ref_iou", "gt_ref_iou_source", "gt_nearest_iou", "gt_nearest_iou_source",
-              "path_char_acc", "path_style_monotone", "path_style_midpoint", "path_style_width")
-ABLATION_METRICS = ("fid", "lpips", "ps", "content", "domain_acc")
-# glyph data (i2i make-glyphs): PS with both distances beside the ground-truth metrics; FID and LPIPS diversity
-# say little about black-and-white glyphs at 32 px
-GLYPH_ABLATION_METRICS = ("ps", "ps_pixel", "style_acc", "char_acc", "glyph_reference", "glyph_latent", "glyph_path")
-GLYPH_PATHS = (("regular", "bold"), ("regular", "italic"))  # the interpolations the glyph figure shows
+ABLATION_METRICS = ("fid", "lpips", "ps", "ps_pixel", "domain_acc")  # the paper's, PS's pixel distance beside it
+TRUTH_METRICS = ("content", "paired_reference", "paired_latent")  # added where the data has their ground truth
 
 
 def default_metrics(data: str) -> tuple[str, ...]:
-    """The metrics of the ablation table for a data root: the glyph set on glyph data, the paper's otherwise."""
-    return GLYPH_ABLATION_METRICS if is_glyph_data(data) else ABLATION_METRICS
+    """The metrics of the ablation table for a data root: the glyph set on glyph data
+    (:data:`i2i.evaluation.glyphs.ABLATION_METRICS`), else the paper's with PS's pixel distance and domain accuracy,
+    plus the ground-truth metrics the data defines (a content manifest, validation images paired by name)."""
+    if is_glyph_data(data):
+        return GLYPH_ABLATION_METRICS
+    return ABLATION_METRICS + tuple(m for m in TRUTH_METRICS if REGISTRY[m].default(None, data))
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -74,14 +74,14 @@ def run_variant(name: str, seed: int, config: str, overrides: list[str], out: Pa
 
 def _run_variant(name: str, seed: int, config: str, overrides: list[str], run_dir: Path,
                  eval_settings: EvalSettings, progress: bool) -> dict:
-    from ..training import train
+    from i2i.training import train
 
     report_path = run_dir / "eval.json"
     cfg = load_config(config, [*overrides, *VARIANTS[name][1]])
     cfg.train.seed += seed
     total = cfg.train.total_iters
     ckpt = latest_checkpoint(run_dir)
-    done = ckpt is not None and ckpt.name == f"step_{total:07d}"
+    done = ckpt is not None and ckpt.name == checkpoint_name(total)
     if not done:
         log.info("training %s seed %d for %d iterations into %s", name, seed, total, run_dir)
         train(cfg, run_dir, resume=True, progress=progress)  # its own folder: continue what is there
@@ -97,7 +97,7 @@ def summarise(reports: dict[str, list[dict]]) -> dict:
     summary = {}
     for name, runs in reports.items():
         summary[name] = {}
-        for key in TABLE_KEYS:
+        for key in columns():
             values = [r["metrics"][key]["mean"] for r in runs if key in r["metrics"]]
             if values:
                 m, s = mean_std(values)
@@ -107,14 +107,13 @@ def summarise(reports: dict[str, list[dict]]) -> dict:
 
 def row_labels(variants: list[str], kind: str = "stargan_v2") -> dict[str, str]:
     """Table 4 row labels; the baseline "A" is TUNIT for ``model.kind: tunit`` (the paper's Table 3 setting)."""
-    base = "TUNIT" if kind == "tunit" else "StarGAN v2"
-    return {name: VARIANTS[name][0].replace("StarGAN v2", base) for name in variants}
+    return {name: VARIANTS[name][0].replace("StarGAN v2", KINDS[kind].title) for name in variants}
 
 
 def table_markdown(summary: dict, random_weights: bool, seeds: int, labels: dict[str, str] | None = None) -> str:
     """The paper's Table 4 layout (one row per variant) with content IoU and domain accuracy added."""
     labels = labels or row_labels(list(summary))
-    keys = [k for k in TABLE_KEYS if any(k in row for row in summary.values())]
+    keys = [k for k in columns() if any(k in row for row in summary.values())]
     tag = f" [{RANDOM_WEIGHTS}]" if random_weights else ""
     known = columns()
     header = "| Model | " + " | ".join(f"{known[k][0]} {known[k][1]}" + (tag if known[k][2] else "")
@@ -128,10 +127,11 @@ def table_markdown(summary: dict, random_weights: bool, seeds: int, labels: dict
 
 
 def strip_paths(domains: list[str]) -> list[tuple[int, int]]:
-    """The (from, to) domain labels the strip interpolates: regular -> bold and regular -> italic where the data
-    has those domains (glyphs), else the first domain to the second."""
-    if all(name in domains for pair in GLYPH_PATHS for name in pair):
-        return [(domains.index(a), domains.index(b)) for a, b in GLYPH_PATHS]
+    """The (from, to) domain labels the strip interpolates: the glyph styles' paths
+    (:data:`i2i.evaluation.glyphs.STYLE_PATHS`) where the data has those domains, else the first domain to the
+    second."""
+    if all(name in domains for pair in STYLE_PATHS for name in pair):
+        return [(domains.index(a), domains.index(b)) for a, b in STYLE_PATHS]
     return [(0, 1 % len(domains))]
 
 

@@ -1,4 +1,5 @@
-"""Networks of StarGAN v2 (Generator, MappingNetwork, StyleEncoder, Discriminator) and their builder."""
+"""The networks (StarGAN v2's G, M, E, D; TUNIT's guiding network and cluster styles) and the set of one model;
+:mod:`i2i.kinds` builds them per model kind."""
 from __future__ import annotations
 
 import copy
@@ -6,14 +7,13 @@ from dataclasses import dataclass, fields
 
 from torch import nn
 
-from .encoders import Discriminator, StyleEncoder
-from .generator import Generator, HighPass
-from .guiding import ClusterStyles, GuidingNetwork
-from .blocks import zero_init_residual
-from .mapping import MappingNetwork
+from i2i.models.encoders import Discriminator, StyleEncoder
+from i2i.models.generator import Generator, HighPass
+from i2i.models.guiding import ClusterStyles, GuidingNetwork
+from i2i.models.mapping import MappingNetwork
 
 __all__ = ["Generator", "HighPass", "MappingNetwork", "StyleEncoder", "Discriminator", "GuidingNetwork",
-           "ClusterStyles", "Networks", "build_networks"]
+           "ClusterStyles", "Networks"]
 
 
 @dataclass
@@ -44,21 +44,3 @@ class Networks:
         for _, net in nets.items():
             net.eval().requires_grad_(False)
         return nets
-
-
-def build_networks(model_cfg, num_domains: int, discriminator: bool = True) -> Networks:
-    """Build G, M, E (and D) from a :class:`i2i.config.ModelConfig`, He-initialised."""
-    c = model_cfg
-    generator = Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim, c.bottleneck_size, c.warp)
-    if getattr(c, "zero_init_residual", False):
-        zero_init_residual(generator)
-    if getattr(c, "kind", "stargan_v2") == "tunit":  # num_domains is the number of pseudo-domains (clusters)
-        mapping, encoder = (ClusterStyles(c.style_dim, num_domains),
-                            GuidingNetwork(c.img_size, c.style_dim, num_domains, c.guide_width))
-    else:
-        mapping, encoder = (MappingNetwork(c.latent_dim, c.style_dim, num_domains, c.hidden_dim),
-                            StyleEncoder(c.img_size, c.style_dim, num_domains, c.max_conv_dim, c.base_dim))
-    return Networks(
-        generator, mapping, encoder,
-        Discriminator(c.img_size, num_domains, c.max_conv_dim, c.base_dim) if discriminator else None,
-    )

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import check_bottleneck_size, check_img_size  # noqa: F401 (re-exported for the networks)
+from i2i.config import check_bottleneck_size, check_img_size  # noqa: F401 (re-exported for the networks)
 
 
 class ResBlk(nn.Module):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import ResBlk, check_img_size, default_base_dim, he_init
-from .mapping import select_domain
+from i2i.models.blocks import ResBlk, check_img_size, default_base_dim, he_init
+from i2i.models.mapping import select_domain
 
 
 def conv_trunk(img_size: int, max_conv_dim: int, base_dim: int | None = None) -> tuple[list[nn.Module], int]:

@@ -159,7 +159,7 @@ def heatmaps_to_masks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def fan_state_from_wing(path: str | Path) -> dict[str, torch.Tensor]:
     """The FAN state dict of a released ``wing.ckpt`` (``{'state_dict': ...}``, loaded with ``weights_only=True``)."""
-    from ..weights import load_state
+    from i2i.weights import load_state
 
     ckpt = load_state(path)
     state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
@@ -171,7 +171,7 @@ def fan_state_from_wing(path: str | Path) -> dict[str, torch.Tensor]:
 
 def load_fan(path: str | Path, device: str | torch.device = "cpu") -> FAN:
     """A frozen FAN in eval mode from ``fan.safetensors`` or a released ``wing.ckpt``; mismatches named."""
-    from ..rundir import CheckpointMismatchError, describe_mismatch, read_weights
+    from i2i.rundir import CheckpointMismatchError, describe_mismatch, read_weights
 
     path = Path(path)
     state = read_weights(path) if path.suffix == ".safetensors" else fan_state_from_wing(path)

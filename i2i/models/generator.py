@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import AdainResBlk, ResBlk, check_bottleneck_size, check_img_size, default_base_dim, he_init
-from .warp import StyleWarp
+from i2i.models.blocks import AdainResBlk, ResBlk, check_bottleneck_size, check_img_size, default_base_dim, he_init
+from i2i.models.warp import StyleWarp
 
 
 class HighPass(nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import he_init
+from i2i.models.blocks import he_init
 
 
 def select_domain(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

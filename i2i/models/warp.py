@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import AdaIN
+from i2i.models.blocks import AdaIN
 
 
 class StyleWarp(nn.Module):

@@ -14,12 +14,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from ..models import Networks
-from ..rundir import (CHECKPOINTS, EMA_FILE, LATEST, NETS_FILE, STATE_FILE, CheckpointMismatchError,  # noqa: F401
-                      CorruptCheckpointError, best_checkpoint, complete_checkpoints, flat_state, latest_checkpoint,
-                      apply_umask, load_flat_state, read_weights, remove_stale_temp_files, write_text)
-
-PARTIAL_PREFIX, CORRUPT_PREFIX = ".tmp_step_", "corrupt_"
+from i2i.models import Networks
+from i2i.rundir import (CHECKPOINT_PREFIX, CHECKPOINTS, CORRUPT_PREFIX, EMA_FILE, LATEST, NETS_FILE,  # noqa: F401
+                        PARTIAL_PREFIX, STATE_FILE, CheckpointMismatchError, CorruptCheckpointError, apply_umask,
+                        best_checkpoint, checkpoint_name, complete_checkpoints, flat_state, latest_checkpoint,
+                        load_flat_state, read_weights, remove_stale_temp_files, write_text)
 
 def read_state(path: str | Path) -> dict:
     """A ``state.pt`` loaded with ``weights_only=True``; CorruptCheckpointError for unsafe or corrupt files."""
@@ -41,8 +40,8 @@ def save_checkpoint(run_dir: str | Path, step: int, nets: Networks, ema: Network
     """Write checkpoint ``step`` atomically (temp folder + rename), point ``latest`` at it, prune old ones."""
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step_{step:07d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{step:07d}_", dir=root))
+    final = root / checkpoint_name(step)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{checkpoint_name(step)}_", dir=root))
     try:
         apply_umask(tmp, directory=True)
         save_file(flat_state(nets), str(tmp / NETS_FILE))
@@ -59,7 +58,7 @@ def save_checkpoint(run_dir: str | Path, step: int, nets: Networks, ema: Network
     write_text(root / LATEST, final.name + "\n")
     if keep > 0:
         best = best_checkpoint(run_dir)
-        for old in sorted(root.glob("step_*"))[:-keep]:
+        for old in sorted(root.glob(f"{CHECKPOINT_PREFIX}*"))[:-keep]:
             if old != best:  # the best checkpoint is kept whatever its age
                 shutil.rmtree(old, ignore_errors=True)
     return final

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..device import resolve_device
+from i2i.device import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from ..rundir import write_text
+from i2i.rundir import write_text
 
 log = logging.getLogger(__name__)
 

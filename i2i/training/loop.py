@@ -11,27 +11,17 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..config import Config, config_to_dict, load_config, save_config
-from ..rundir import (CONFIG_FILE, DOMAINS_FILE, FAN_FILE, LOCK_FILE, exclusive_writer, read_domains, write_domains,
-                      write_weights)
-from . import distributed
-from .checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_checkpoint,
-                         remove_partial_saves, save_checkpoint, set_aside)
-from .distributed import DistInfo, all_reduce_mean
-from .logger import RunLogger
-from .stargan_v2 import Trainer
-from .trainer import TrainerBase
-from .tunit import TunitTrainer
+from i2i.config import Config, config_to_dict, load_config, save_config
+from i2i.kinds import model_kind
+from i2i.rundir import CONFIG_FILE, DOMAINS_FILE, LOCK_FILE, exclusive_writer, read_domains, write_domains
+from i2i.training import distributed
+from i2i.training.checkpoint import (CorruptCheckpointError, complete_checkpoints, latest_checkpoint, load_checkpoint,
+                                     remove_partial_saves, save_checkpoint, set_aside)
+from i2i.training.distributed import DistInfo, all_reduce_mean
+from i2i.training.logger import RunLogger
+from i2i.training.trainer import TrainerBase
 
 log = logging.getLogger(__name__)
-
-TRAINERS: dict[str, type[TrainerBase]] = {"stargan_v2": Trainer, "tunit": TunitTrainer}  # by model.kind
-
-
-def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
-    """Move one batch tensor to the device (asynchronously from pinned memory), images NHWC if asked."""
-    x = x.to(device, non_blocking=True)
-    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
 class NonFiniteLossError(RuntimeError):
@@ -144,12 +134,12 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
         raise ValueError(f"train.batch_size={t.batch_size} (the global batch) must divide by the world size "
                          f"{info.world_size}")
     torch.manual_seed(t.seed)  # identical initial networks on every rank (rank 0's are broadcast anyway)
-    mode = TRAINERS[cfg.model.kind]
+    mode: type[TrainerBase] = model_kind(cfg.model).trainer_class()
     images, val = mode.load_data(cfg, progress)
     domains = mode.domain_names(cfg, images)
     tracker = None
     if t.eval_every and info.is_main:  # before anything is written: a best_metric the data cannot give is an error
-        from .tracking import BestCheckpoint  # imports the evaluation package: only when asked for
+        from i2i.training.tracking import BestCheckpoint  # imports the evaluation package: only when asked for
 
         tracker = BestCheckpoint(cfg, run_dir, domains)
     if info.is_main:
@@ -158,8 +148,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
             log.warning("removed %s, left by an interrupted save", folder)
     distributed.barrier(info)
     trainer = mode(cfg, len(domains), device, info)
-    if info.is_main and trainer.fan is not None and not (run_dir / FAN_FILE).is_file():  # inference needs it too
-        write_weights(run_dir / FAN_FILE, trainer.fan)
+    if info.is_main:
+        trainer.write_run_files(run_dir)
     start = resume_training(trainer, run_dir, info) if resume else 0
     torch.manual_seed(t.seed + 1000 * info.rank + start)  # per-rank stream for anything random inside a step
     if info.is_main:
@@ -204,8 +194,7 @@ class TrainingLoop:
     def log(self) -> None:
         means = self.flush()
         if means and self.logger is not None:
-            w = self.trainer.loss_weights(self.step - 1)
-            means.update({"weight/ds": w.ds, "weight/sr": w.sr})
+            means.update(self.trainer.logged_weights(self.step - 1))
             self.logger.scalars(self.step, means)
             self.bar.set_postfix({k: f"{means[v]:.3f}" for k, v in self.trainer.progress_keys.items() if v in means})
 
@@ -238,7 +227,7 @@ class TrainingLoop:
         t, tic = self.cfg.train, time.perf_counter()
         with StopRequest() as stop:
             for batch in loader:
-                batch = {k: to_device(v, self.trainer.device, self.trainer.channels_last) for k, v in batch.items()}
+                batch = self.trainer.to_device(batch)
                 self.history.append(self.trainer.train_step(batch, self.step))
                 self.step += 1
                 self.bar.update()

@@ -6,10 +6,11 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid
 
-from ..data.dataset import DomainImages
-from ..data.images import to_float, to_uint8
-from ..media import save_png, translation_cells
-from ..models import Networks
+from i2i.data.dataset import DomainImages
+from i2i.data.images import to_float, to_uint8
+from i2i.media import save_png, translation_cells
+from i2i.models import Networks
+from i2i.rundir import checkpoint_name
 
 
 def fixed_examples(images: DomainImages, per_domain: int = 2, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,7 +64,7 @@ def write_sample_grids(ema: Networks, images: DomainImages, out_dir: str | Path,
     grids = {"reference": reference_grid(ema, src, ref, y_ref.to(device), fan),
              "latent": latent_grid(ema, src, images.num_domains, latent_dim, fan=fan)}
     for name, grid in grids.items():
-        save_png(grid, out_dir / f"step_{step:07d}_{name}.png")
+        save_png(grid, out_dir / f"{checkpoint_name(step)}_{name}.png")
     return grids
 
 
@@ -114,5 +115,5 @@ def write_cluster_sample_grids(ema: Networks, images, out_dir: str | Path, step:
              "latent": latent_grid(ema, src, ema.mapping_network.mean.size(0), latent_dim),
              "clusters": make_grid(torch.stack([im for row in rows for im in row]), nrow=8, padding=2, pad_value=255)}
     for name, grid in grids.items():
-        save_png(grid, out_dir / f"step_{step:07d}_{name}.png")
+        save_png(grid, out_dir / f"{checkpoint_name(step)}_{name}.png")
     return grids

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config
-from ..data import DatasetLayoutError, DomainImages, TrainBatches
-from ..models.fan import load_fan
-from .distributed import DistInfo
-from .ema import update_ema
-from .samples import write_sample_grids
-from .schedules import ds_weight, ramp_weight
-from .step import LossWeights, discriminator_fakes, discriminator_loss, generator_loss, translate
-from .trainer import TrainerBase, compile_in_place, set_learning_rates
+from i2i.config import Config
+from i2i.data import DatasetLayoutError, DomainImages, TrainBatches
+from i2i.models.fan import load_fan
+from i2i.rundir import FAN_FILE, write_weights
+from i2i.training.distributed import DistInfo
+from i2i.training.ema import update_ema
+from i2i.training.samples import write_sample_grids
+from i2i.training.schedules import ds_weight, ramp_weight
+from i2i.training.step import LossWeights, discriminator_fakes, discriminator_loss, generator_loss, translate
+from i2i.training.trainer import TrainerBase, compile_in_place, set_learning_rates
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Trainer(TrainerBase):
                     "https://www.dropbox.com/s/tjxpypwpt38926e/wing.ckpt?dl=0) and pass its path")
         super().__init__(cfg, num_domains, device, dist_info)
         self.channels_last = t.channels_last
-        if self.channels_last:
+        if t.channels_last:
             for nets in (self.nets, self.ema):
                 for _, net in nets.items():
                     net.to(memory_format=torch.channels_last)
@@ -89,13 +90,29 @@ class Trainer(TrainerBase):
         return write_sample_grids(self.ema, val, out_dir, step, self.cfg.model.latent_dim, self.device, self.fan), {}
 
     def loss_weights(self, step: int) -> LossWeights:
-        """Loss weights at ``step`` (decayed ds, ramped SR, lazy R1: ``r1_every * lambda_reg`` every
-        ``r1_every``-th step and 0 in between)."""
+        """Loss weights at ``step`` (decayed ds, ramped SR)."""
         c = self.cfg.loss
-        reg = c.lambda_reg * c.r1_every if step % c.r1_every == 0 else 0.0
-        return LossWeights(reg=reg, sty=c.lambda_sty, ds=ds_weight(step, c.lambda_ds, c.ds_iter),
+        return LossWeights(reg=c.lambda_reg, sty=c.lambda_sty, ds=ds_weight(step, c.lambda_ds, c.ds_iter),
                        cyc=c.lambda_cyc, tri=c.lambda_tri, sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp),
-                       cont=c.lambda_cont, recoloured=c.lambda_recoloured)
+                       cont=c.lambda_cont, recoloured=c.lambda_recoloured, tri_margin=c.tri_margin,
+                       on=c.smoothing_on)
+
+    def to_device(self, batch: dict) -> dict:
+        """The batch on the device; images NHWC under ``train.channels_last``."""
+        batch = super().to_device(batch)
+        if self.channels_last:
+            nhwc = torch.channels_last
+            batch = {k: v.contiguous(memory_format=nhwc) if v.dim() == 4 else v for k, v in batch.items()}
+        return batch
+
+    def logged_weights(self, step: int) -> dict[str, float]:
+        w = self.loss_weights(step)
+        return {"weight/ds": w.ds, "weight/sr": w.sr}
+
+    def write_run_files(self, run_dir: Path) -> None:
+        """The FAN face-mask network of face models (``fan.safetensors``): their inference needs it too."""
+        if self.fan is not None and not (run_dir / FAN_FILE).is_file():
+            write_weights(run_dir / FAN_FILE, self.fan)
 
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         """Run iteration ``step`` on a device batch; return detached loss terms (no host sync)."""
@@ -113,8 +130,8 @@ class Trainer(TrainerBase):
         nets.discriminator.requires_grad_(False)  # G steps need gradients through D, not into it
         gme = ["generator", "mapping_network", "style_encoder"]
         for mode in ("latent", "reference"):
-            main, smooth, terms = generator_loss(nets, batch, mode, w, cfg, self.autocast, self.lpips, masks,
-                                                 self.fan, latent if mode == "latent" else None)
+            main, smooth, terms = generator_loss(nets, batch, mode, w, self.autocast, self.lpips, masks, self.fan,
+                                                 latent if mode == "latent" else None)
             if mode == "latent":
                 self.update([(main if smooth is None else main + smooth, gme)], gme)
             elif cfg.smooth_trains_encoder and smooth is not None:

@@ -5,15 +5,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import losses
-from ..colour import recolour_like
-from ..config import LossConfig
-from ..models import Networks
+from i2i import losses
+from i2i.colour import recolour_like
+from i2i.models import Networks
 
 
 @dataclass
 class LossWeights:
-    """Loss weights in force at one iteration (after the ds decay and the SR ramp)."""
+    """StarGAN v2's and the paper's loss weights in force at one iteration (after the ds decay and the SR ramp),
+    the triplet margin, and ``on``: the smoothing terms switched on (:attr:`i2i.config.LossConfig.smoothing_on`)."""
 
     reg: float
     sty: float
@@ -23,6 +23,8 @@ class LossWeights:
     sr: float
     cont: float
     recoloured: float = 0.0
+    tri_margin: float = 0.1
+    on: frozenset[str] = frozenset({"tri", "sr", "cont"})
 
 
 def target_code(nets: Networks, batch: dict, mode: str, second: bool = False) -> torch.Tensor:
@@ -97,8 +99,8 @@ def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: Los
     return loss, terms
 
 
-def generator_loss(nets: Networks, batch: dict, mode: str, w: LossWeights, cfg: LossConfig, autocast,
-                   lpips_net=None, masks=None, fan=None, fwd: Translation | None = None):
+def generator_loss(nets: Networks, batch: dict, mode: str, w: LossWeights, autocast, lpips_net=None, masks=None,
+                   fan=None, fwd: Translation | None = None):
     """G-side losses of one latent or reference iteration.
 
     Returns ``(main, smooth, terms)`` (``smooth`` is None while no smoothing term is active):
@@ -132,37 +134,34 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: LossWeights, cfg: 
         cycle_masks = fan.face_masks(x_fake.detach().float()) if fan is not None else None
         x_rec = nets.generator(x_fake, s_org, masks=cycle_masks)
         loss_cyc = losses.cycle_loss(x_rec.float(), x_real.float())
-    if w.cont > 0 and lpips_net is not None:
+    if "cont" in w.on and lpips_net is not None:
         loss_cont = losses.content_loss(lpips_net, x_real.float(), x_fake.float())
     else:
         loss_cont = x_fake.new_zeros((), dtype=torch.float32)
     main = loss_adv + w.sty * loss_sty - w.ds * loss_ds + w.cyc * loss_cyc + w.cont * loss_cont
-    loss_tri, loss_sr = smoothing_terms(nets, batch, mode, w, cfg, autocast, s_trg.float(), s_trg2.float(),
-                                        s_org.float())
+    loss_tri, loss_sr = smoothing_terms(nets, batch, mode, w, autocast, s_trg.float(), s_trg2.float(), s_org.float())
     active = [w_ * term for w_, term in ((w.tri, loss_tri), (w.sr, loss_sr)) if w_ > 0]
     smooth = torch.stack(active).sum() if active else None
     terms = dict(adv=loss_adv, sty=loss_sty, ds=loss_ds, cyc=loss_cyc, cont=loss_cont, tri=loss_tri, sr=loss_sr)
     return main, smooth, {k: v.detach().float() for k, v in terms.items()}
 
 
-def smoothing_terms(nets: Networks, batch: dict, mode: str, w: LossWeights, cfg: LossConfig, autocast,
-                    s_trg: torch.Tensor, s_trg2: torch.Tensor, s_org: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+def smoothing_terms(nets: Networks, batch: dict, mode: str, w: LossWeights, autocast, s_trg: torch.Tensor,
+                    s_trg2: torch.Tensor, s_org: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's triplet loss (Eq. 1) and SR (Eq. 3) on one step's codes, unweighted (0 where switched off).
 
-    The triplet negative is ``M(z1, y_src)`` in latent iterations and ``E(x_src, y_src)`` in reference ones; SR
-    is computed (and logged) whenever
-    ``lambda_sr > 0``, also before its ramp-in starts: it is cheap.
+    The triplet negative is ``M(z1, y_src)`` in latent iterations and ``E(x_src, y_src)`` in reference ones. A term
+    switched on (``w.on``) is computed and logged also before SR's ramp-in starts: it is cheap.
     """
     y_org, y_trg = batch["y_src"], batch["y_trg"]
     loss_tri = loss_sr = s_trg.new_zeros(())
-    if w.tri > 0:
+    if "tri" in w.on:
         if mode == "latent":
             with autocast():
                 s_neg = nets.mapping_network(batch["z1"], y_org).float()
         else:
             s_neg = s_org
-        loss_tri = losses.triplet_loss(s_trg, s_trg2, s_neg, cfg.tri_margin, y_trg != y_org)
-    if cfg.lambda_sr > 0:
+        loss_tri = losses.triplet_loss(s_trg, s_trg2, s_neg, w.tri_margin, y_trg != y_org)
+    if "sr" in w.on:
         loss_sr = losses.style_regularization(s_trg, s_org)
     return loss_tri, loss_sr

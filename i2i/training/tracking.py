@@ -16,16 +16,16 @@ import math
 import time
 from pathlib import Path
 
-from ..config import Config
-from ..evaluation.content import read_manifest
-from ..evaluation.evaluate import EvalSettings, evaluate
-from ..evaluation.fid import INCEPTION_FILE
-from ..evaluation.glyphs import is_glyph_data
-from ..evaluation.metrics import REGISTRY
-from ..evaluation.paired import is_paired_folder
-from ..inference import Translator
-from ..pretrained import ALEXNET_FILE, find_weights
-from ..rundir import read_best, write_best
+from i2i.config import Config
+from i2i.evaluation.content import read_manifest
+from i2i.evaluation.evaluate import EvalSettings, evaluate
+from i2i.evaluation.fid import INCEPTION_FILE
+from i2i.evaluation.glyphs import is_glyph_data
+from i2i.evaluation.metrics import REGISTRY
+from i2i.evaluation.paired import is_paired_folder
+from i2i.inference import Translator
+from i2i.pretrained import ALEXNET_FILE, find_weights
+from i2i.rundir import read_best, write_best
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from ..config import Config, TrainConfig
-from ..models import build_networks
-from ..pretrained import build_lpips
-from .distributed import DistInfo, all_reduce_gradients, broadcast_module
-from .schedules import lr_factor
+from i2i.config import Config, TrainConfig
+from i2i.kinds import build_networks
+from i2i.pretrained import build_lpips
+from i2i.training.distributed import DistInfo, all_reduce_gradients, broadcast_module
+from i2i.training.schedules import lr_factor
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,8 @@ def compile_in_place(net: torch.nn.Module) -> None:
 
 
 def learning_rate(t: TrainConfig, name: str) -> float:
-    """Adam's learning rate for the network ``name``: ``f_lr`` for the mapping network, ``d_lr`` (when set) for
-    the discriminator, else ``lr``."""
-    if name == "mapping_network":
-        return t.f_lr
-    return t.d_lr or t.lr if name == "discriminator" else t.lr
+    """Adam's learning rate for the network ``name``: ``f_lr`` for the mapping network, else ``lr``."""
+    return t.f_lr if name == "mapping_network" else t.lr
 
 
 def set_learning_rates(optims: dict[str, torch.optim.Optimizer], t: TrainConfig, step: int) -> None:
@@ -62,7 +59,7 @@ def mixed_precision(amp: str, device: torch.device):
 
 def content_lpips(cfg: Config, device: torch.device):
     """``(LPIPS net or None, provenance)`` for the paper's content loss (None when ``lambda_cont`` is 0)."""
-    if cfg.loss.lambda_cont <= 0:
+    if "cont" not in cfg.loss.smoothing_on:
         return None, "off"
     net, provenance = build_lpips(random_weights=cfg.loss.lpips_weights == "random")
     return net.to(device), provenance
@@ -72,17 +69,16 @@ class TrainerBase:
     """One training mode. The loop calls nothing else, so a new mode is one new module with a subclass.
 
     Subclasses set ``optimized`` (the networks with an Adam optimiser), ``domain_kind`` and ``progress_keys``
-    (progress-bar label -> loss term), and implement :meth:`load_data`, :meth:`domain_names`, :meth:`batches`,
-    :meth:`train_step`, :meth:`loss_weights` and :meth:`samples`. This base builds the networks (identical on every
-    rank: rank 0's are broadcast), their EMA copies, the optimisers, mixed precision and the LPIPS content network,
-    and owns the update and the optimiser state.
+    (progress-bar label -> loss term), implement :meth:`load_data`, :meth:`domain_names`, :meth:`batches`,
+    :meth:`train_step` and :meth:`samples`, and may override :meth:`to_device`, :meth:`logged_weights` and
+    :meth:`write_run_files`. This base builds the networks (identical on every rank: rank 0's are broadcast), their
+    EMA copies, the optimisers, mixed precision and the LPIPS content network, and owns the update and the optimiser
+    state.
     """
 
     optimized: tuple[str, ...] = ()
     domain_kind = "domains"
     progress_keys: dict[str, str] = {}
-    fan = None  # FAN face-mask network (StarGAN v2 face models)
-    channels_last = False
 
     def __init__(self, cfg: Config, num_domains: int, device: torch.device, dist_info: DistInfo = DistInfo()):
         self.cfg, self.device, self.dist = cfg, device, dist_info
@@ -116,9 +112,16 @@ class TrainerBase:
         """Run iteration ``step`` on a device batch; return detached loss terms (no host sync)."""
         raise NotImplementedError
 
-    def loss_weights(self, step: int):
-        """The loss weights in force at ``step`` (:class:`i2i.training.step.LossWeights`)."""
-        raise NotImplementedError
+    def to_device(self, batch: dict) -> dict:
+        """A host batch on the training device (non-blocking copies)."""
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def logged_weights(self, step: int) -> dict[str, float]:
+        """Scheduled loss weights at ``step`` to log beside the losses (``weight/<term>``)."""
+        return {}
+
+    def write_run_files(self, run_dir: Path) -> None:
+        """Files besides the checkpoints that inference needs from the run directory (rank 0, once per start)."""
 
     def samples(self, val, out_dir: Path, step: int) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
         """Write the sample grids of ``step`` under ``out_dir``; return them (uint8, by name) and any scalars to log."""

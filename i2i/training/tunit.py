@@ -23,20 +23,32 @@ negative are left out. SR: ``s_ref`` and ``s_src``. Content: LPIPS between ``x``
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .. import losses
-from ..clustering import cluster_accuracy, normalized_mutual_info
-from ..config import Config
-from ..data.unlabelled import UnlabelledBatches, UnlabelledImages
-from .distributed import DistInfo, all_gather_rows, all_reduce_mean
-from .ema import update_ema
-from .samples import cluster_probabilities, write_cluster_sample_grids
-from .schedules import ramp_weight
-from .step import LossWeights
-from .trainer import TrainerBase, set_learning_rates
+from i2i import losses
+from i2i.clustering import cluster_accuracy, normalized_mutual_info
+from i2i.config import Config
+from i2i.data.unlabelled import UnlabelledBatches, UnlabelledImages
+from i2i.training.distributed import DistInfo, all_gather_rows, all_reduce_mean
+from i2i.training.ema import update_ema
+from i2i.training.samples import cluster_probabilities, write_cluster_sample_grids
+from i2i.training.schedules import ramp_weight
+from i2i.training.trainer import TrainerBase, set_learning_rates
+
+
+@dataclass(frozen=True)
+class TunitWeights:
+    """R1's and the paper's loss weights at one iteration (after the SR ramp) and the smoothing terms switched on
+    (:attr:`i2i.config.LossConfig.smoothing_on`)."""
+
+    reg: float
+    tri: float
+    sr: float
+    cont: float
+    on: frozenset[str]
 
 
 @contextlib.contextmanager
@@ -101,11 +113,14 @@ class TunitTrainer(TrainerBase):
         return grids, {"cluster/acc": cluster_accuracy(pred, val.true_labels),
                        "cluster/nmi": normalized_mutual_info(pred, val.true_labels)}
 
-    def loss_weights(self, step: int) -> LossWeights:
-        """Weights of the paper's terms at ``step`` (StarGAN v2's sty, ds and cyc do not exist here: 0)."""
+    def loss_weights(self, step: int) -> "TunitWeights":
+        """The weights of R1 and the paper's terms at ``step`` (TUNIT's own terms are fixed: ``tunit.*``)."""
         c = self.cfg.loss
-        return LossWeights(reg=c.lambda_reg, sty=0.0, ds=0.0, cyc=0.0, tri=c.lambda_tri,
-                       sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp), cont=c.lambda_cont)
+        sr = ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp)
+        return TunitWeights(reg=c.lambda_reg, tri=c.lambda_tri, sr=sr, cont=c.lambda_cont, on=c.smoothing_on)
+
+    def logged_weights(self, step: int) -> dict[str, float]:
+        return {"weight/sr": self.loss_weights(step).sr}
 
     def _reduce(self, t: torch.Tensor) -> torch.Tensor:
         return all_reduce_mean(t, self.dist)
@@ -145,7 +160,7 @@ class TunitTrainer(TrainerBase):
         update_ema(self.nets.mapping_network, self.ema.mapping_network)
         return out
 
-    def _gan_steps(self, x: torch.Tensor, x_ref: torch.Tensor, w: LossWeights, step: int) -> dict[str, torch.Tensor]:
+    def _gan_steps(self, x: torch.Tensor, x_ref: torch.Tensor, w: "TunitWeights", step: int) -> dict[str, torch.Tensor]:
         """Steps 2 and 3 (D, then G with C) and G's EMA; returns their loss terms."""
         nets, t, n, out = self.nets, self.cfg.tunit, x.size(0), {}
         C, G, D, C_ema = nets.style_encoder, nets.generator, nets.discriminator, self.ema.style_encoder
@@ -184,13 +199,13 @@ class TunitTrainer(TrainerBase):
         l_rec = (x_rec - x).abs().mean()
         l_vec = losses.contrastive_loss(s_fake, key_ref, self.queue, t.temperature)
         l_tri = l_sr = l_cont = x.new_zeros(())
-        if w.tri > 0:
+        if "tri" in w.on:
             partner, has_partner = same_label_partner(y_ref)
             l_tri = losses.triplet_loss(s_ref, s_ref[partner], s_src, self.cfg.loss.tri_margin,
                                         has_partner & (y != y_ref))
-        if self.cfg.loss.lambda_sr > 0:
+        if "sr" in w.on:
             l_sr = losses.style_regularization(s_ref, s_src)
-        if w.cont > 0 and self.lpips is not None:
+        if "cont" in w.on and self.lpips is not None:
             l_cont = losses.content_loss(self.lpips, x.float(), x_fake)
         loss = l_adv + t.w_rec * l_rec + t.w_vec * l_vec + w.tri * l_tri + w.sr * l_sr + w.cont * l_cont
         self.update([(loss, ["generator", "style_encoder"])], ["generator", "style_encoder"])
