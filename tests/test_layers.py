@@ -6,17 +6,20 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 
 
+def python_prints(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter started in the checkout."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          check=True).stdout.strip()
+
+
 def test_inference_evaluation_and_app_import_without_training():
-    code = ("import sys, i2i.evaluation, i2i.experiments.ablate, i2i.app, i2i.app.ui, i2i.inference, i2i.rundir; "
-            "print(sorted(m for m in sys.modules if m.startswith('i2i.training')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.strip() == "[]"
+    assert python_prints("import sys, i2i.evaluation, i2i.experiments.ablate, i2i.app, i2i.app.ui, i2i.inference, "
+                         "i2i.rundir; print(sorted(m for m in sys.modules if m.startswith('i2i.training')))") == "[]"
 
 
 def test_rundir_and_config_do_not_import_the_networks():
-    code = "import sys, i2i.rundir, i2i.config; print(sorted(m for m in sys.modules if m.startswith('i2i.models')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.strip() == "[]"
+    assert python_prints("import sys, i2i.rundir, i2i.config; "
+                         "print(sorted(m for m in sys.modules if m.startswith('i2i.models')))") == "[]"
 
 
 # docs/architecture.md's layers, lowest first: a module imports (at module level or inside a function) only modules
@@ -102,10 +105,9 @@ def test_module_level_imports_have_no_circle():
 
 
 def test_only_the_documented_packages_import_under_i2i():
-    code = ("import importlib\nfor name in ('i2i.tests', 'i2i.benchmarks', 'i2i.configs', 'i2i.i2i'):\n"
-            "    try:\n        importlib.import_module(name)\n        print(name)\n    except ImportError:\n        pass")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.strip() == ""
+    assert python_prints("import importlib\nfor name in ('i2i.tests', 'i2i.benchmarks', 'i2i.configs', 'i2i.i2i'):\n"
+                         "    try:\n        importlib.import_module(name)\n        print(name)\n"
+                         "    except ImportError:\n        pass") == ""
 
 
 def test_only_the_kind_registry_and_the_config_ask_which_kind():
