@@ -23,7 +23,7 @@ from i2i.config import load_config
 from i2i.device import resolve_device
 from i2i.training import Trainer
 from i2i.training.ema import update_ema
-from i2i.training.step import target_code
+from i2i.training.stargan_v2_losses import target_code
 from machine import FlopCount, matmul_peak_gflops
 
 

@@ -51,6 +51,9 @@ class ModelConfig:
     # [recipe] False: StarGAN v2's generator. True: the decoder reads the content features moved by a style-conditioned
     # smooth warp (i2i.models.warp), so a style can change where strokes lie (slant, proportions)
     warp: bool = False
+    # [recipe] True: StarGAN v2's output layer, whose instance norm standardises each feature channel per image (the
+    # source's colours do not pass the shortcut). False: no norm there, so colours pass unless the style changes them
+    rgb_norm: bool = True
     # "stargan_v2": domain folders give the labels; M maps z to styles, E encodes references.
     # "tunit": no labels (TUNIT, Baek et al. 2021): a guiding network clusters the images into num_clusters
     # pseudo-domains and encodes styles (it takes E's place); styles are sampled per cluster (ClusterStyles).
@@ -89,7 +92,7 @@ class LossConfig:
     sr_ramp: int = num(60000, 0, BIG)
     lambda_cont: float = num(1.0, 0.0, 1e6)
     # [recipe] D also sees other domains' real sources, recoloured to the hue of the target's reference, as fakes of the
-    # target head, so it must judge a domain by more than its colours (0: StarGAN v2; see step.discriminator_loss)
+    # target head, so it must judge a domain by more than its colours (0: StarGAN v2; see stargan_v2_losses.discriminator_loss)
     lambda_recoloured: float = num(0.0, 0.0, 1e6)
     # the content loss's LPIPS trunk: "pretrained" (fetched when missing; training stops before the first iteration
     # when it cannot be had) or "random" (asked for explicitly; the run's log and reports say random-weights)
@@ -132,7 +135,7 @@ class TrainConfig:
     save_every: int = num(10000, 1, BIG)
     keep_checkpoints: int = num(3, 1, 10**6)  # besides the best one (train.best_metric), which is always kept
     # every eval_every iterations (0: never) the EMA model is scored on eval_sources validation images per domain
-    # with the cheap metrics the data allow (i2i.training.tracking); best_metric "key:max" or "key:min" (a report key
+    # with the cheap metrics the data allow (i2i.training.best_checkpoint); best_metric "key:max" or "key:min" (a report key
     # such as gt_nearest_iou, content_iou, ps_pixel_inter; ps_pixel_inter:max, with a warning, where the data lack it)
     # keeps checkpoints/best.json, which --checkpoint RUN:best loads
     eval_every: int = num(0, 0, BIG)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from i2i.colour import chroma_angle, recolour_like, rotate_hue
-from i2i.training.step import LossWeights, discriminator_loss
+from i2i.training.stargan_v2_losses import LossWeights, discriminator_loss
 
 RED, GREEN, BLUE = (torch.tensor(c, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 4, 4)
                     for c in ([1, -1, -1], [-1, 1, -1], [-1, -1, 1]))

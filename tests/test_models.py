@@ -85,6 +85,24 @@ def test_zero_init_residual_starts_as_the_shortcut_path():
     assert g.decode[0].conv2.weight.grad.abs().sum() > 0  # zeroed layers still learn
 
 
+def test_a_global_colour_cast_reaches_the_output_only_without_the_output_norm():
+    """At the copy start a cast (a constant added to one channel) is a constant per feature channel on the shortcut
+    path, away from the zero-padded border: StarGAN v2's output instance norm removes it there, so the source's
+    colour is lost; without the norm it reaches the output (here 0.087 against 0.027 inside the border)."""
+    from i2i.models.blocks import zero_init_residual
+
+    moved = {}
+    for rgb_norm in (True, False):
+        torch.manual_seed(0)
+        g = Generator(32, style_dim=8, max_conv_dim=16, base_dim=8, rgb_norm=rgb_norm)
+        zero_init_residual(g)
+        x, s = torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 8)
+        cast = torch.tensor([0.3, 0.0, -0.2]).view(1, 3, 1, 1)
+        moved[rgb_norm] = (g(x + cast, s) - g(x, s))[..., 4:-4, 4:-4].abs().mean().item()
+    assert moved[False] > 3 * moved[True]
+    assert isinstance(Generator(32, rgb_norm=False).to_rgb[0], torch.nn.Identity)
+
+
 def test_zero_init_residual_is_opt_in():
     from i2i.config import load_config
     from i2i.kinds import build_networks

@@ -23,7 +23,8 @@ class ModelKind:
     def build_networks(self, c, num_domains: int, discriminator: bool = True) -> Networks:
         """G (StarGAN v2's generator, the recipe's zero-initialised residuals where asked), the kind's style
         networks and, with ``discriminator``, StarGAN v2's multitask D."""
-        generator = Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim, c.bottleneck_size, c.warp)
+        generator = Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim, c.bottleneck_size, c.warp,
+                              c.rgb_norm)
         if c.zero_init_residual:
             zero_init_residual(generator)
         mapping, encoder = self.mapping_and_encoder(c, num_domains)

@@ -47,6 +47,10 @@ class Generator(nn.Module):
         Not in StarGAN v2: decode the content features moved by a style-conditioned smooth warp
         (:class:`~i2i.models.warp.StyleWarp`, starting as the identity), so that a style can change where
         strokes and outlines lie (slant, proportions), not only how they look.
+    rgb_norm : bool, optional
+        StarGAN v2's output layer starts with an instance norm (True). It standardises every feature channel per
+        image, so the ratios between channels, which hold the source's colours, do not pass the shortcut path:
+        with False (not in StarGAN v2) the source's colours reach the output unless the style changes them.
 
     Notes
     -----
@@ -56,7 +60,7 @@ class Generator(nn.Module):
 
     def __init__(self, img_size: int = 256, style_dim: int = 64, max_conv_dim: int = 512,
                  w_hpf: float = 0, base_dim: int | None = None, bottleneck_size: int | None = None,
-                 warp: bool = False):
+                 warp: bool = False, rgb_norm: bool = True):
         super().__init__()
         log2 = check_img_size(img_size)
         dim_in = base_dim or default_base_dim(img_size)
@@ -65,8 +69,8 @@ class Generator(nn.Module):
         self.from_rgb = nn.Conv2d(3, dim_in, 3, 1, 1)
         self.encode = nn.ModuleList()
         self.decode = nn.ModuleList()
-        self.to_rgb = nn.Sequential(nn.InstanceNorm2d(dim_in, affine=True), nn.LeakyReLU(0.2),
-                                    nn.Conv2d(dim_in, 3, 1, 1, 0))
+        self.to_rgb = nn.Sequential(nn.InstanceNorm2d(dim_in, affine=True) if rgb_norm else nn.Identity(),
+                                    nn.LeakyReLU(0.2), nn.Conv2d(dim_in, 3, 1, 1, 0))
         repeat_num = log2 - check_bottleneck_size(bottleneck_size, img_size) + (1 if w_hpf > 0 else 0)
         dim_out = dim_in
         for _ in range(repeat_num):

@@ -139,7 +139,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, progress: bool, info: DistI
     domains = mode.domain_names(cfg, images)
     tracker = None
     if t.eval_every and info.is_main:  # before anything is written: a best_metric the data cannot give is an error
-        from i2i.training.tracking import BestCheckpoint  # imports the evaluation package: only when asked for
+        from i2i.training.best_checkpoint import BestCheckpoint  # imports the evaluation package: only when asked for
 
         tracker = BestCheckpoint(cfg, run_dir, domains)
     if info.is_main:

@@ -14,7 +14,7 @@ from i2i.training.distributed import DistInfo
 from i2i.training.ema import update_ema
 from i2i.training.samples import write_sample_grids
 from i2i.training.schedules import ds_weight, ramp_weight
-from i2i.training.step import LossWeights, discriminator_fakes, discriminator_loss, generator_loss, translate
+from i2i.training.stargan_v2_losses import LossWeights, discriminator_fakes, discriminator_loss, generator_loss, translate
 from i2i.training.trainer import TrainerBase, compile_in_place, set_learning_rates
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Loss computation of one StarGAN v2 + smoothing iteration (no optimiser logic here)."""
+"""The losses of one StarGAN v2 + smoothing iteration (StarGAN v2 kind; no optimiser logic here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
