@@ -78,8 +78,6 @@ def export_run(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> Pa
         raise NotImplementedError(f"face models (model.w_hpf={w_hpf:g}) are not exported: their generator needs the "
                                   "FAN face masks of every source, a network this export does not include")
     cfg, domains, nets = load_networks(run_dir, weights)
-    for _, net in nets.items():
-        net.eval().requires_grad_(False)
     m = cfg.model
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

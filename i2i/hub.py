@@ -122,13 +122,15 @@ def resolve_model(name: str | Path, local_files_only: bool | None = None,
 
 
 def load_networks(folder: str | Path, weights: str | Path) -> tuple[Config, list[str], Networks]:
-    """The config, domain names and EMA networks (no discriminator) of the model described by ``folder``
-    (``config.yaml``, ``domains.json``) with the weights of ``weights``."""
+    """The config, domain names and EMA networks (no discriminator; eval mode, no gradients) of the model described
+    by ``folder`` (``config.yaml``, ``domains.json``) with the weights of ``weights``."""
     folder = Path(folder)
     cfg = load_config(folder / CONFIG_FILE)
     domains = read_domains(folder)
     nets = build_networks(cfg.model, len(domains), discriminator=False)
     load_flat_state(nets, read_weights(weights), str(weights))
+    for _, net in nets.items():
+        net.eval().requires_grad_(False)
     return cfg, domains, nets
 
 
