@@ -47,7 +47,7 @@ demo: setup
 	$(PY) -m i2i app --checkpoint $(RUN) --data $(DATA) $(EVAL_WEIGHTS)
 
 test: setup browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 clean:
 	rm -rf $(VENV) runs data

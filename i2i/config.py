@@ -54,6 +54,10 @@ class ModelConfig:
     # [recipe] True: StarGAN v2's output layer, whose instance norm standardises each feature channel per image (the
     # source's colours do not pass the shortcut). False: no norm there, so colours pass unless the style changes them
     rgb_norm: bool = True
+    # [recipe] False: G's first and last convolutions and its 1x1 shortcuts start random. True: they start so that G
+    # is an exact copy of its input at the bottleneck's resolution (Generator.start_as_copy); needs
+    # zero_init_residual, rgb_norm false and w_hpf 0
+    copy_start: bool = False
     # "stargan_v2": domain folders give the labels; M maps z to styles, E encodes references.
     # "tunit": no labels (TUNIT, Baek et al. 2021): a guiding network clusters the images into num_clusters
     # pseudo-domains and encodes styles (it takes E's place); styles are sampled per cluster (ClusterStyles).
@@ -204,6 +208,10 @@ class Config:
         if self.model.warp and self.model.w_hpf > 0:
             raise ValueError("model.warp moves the content features but not the face high-pass skips of model.w_hpf "
                              "> 0: set one of them to 0")
+        m = self.model
+        if m.copy_start and (not m.zero_init_residual or m.rgb_norm or m.w_hpf > 0 or (m.base_dim or 6) < 6):
+            raise ValueError("model.copy_start needs model.zero_init_residual=true, model.rgb_norm=false, "
+                             "model.w_hpf=0 and model.base_dim of at least 6")
         for key in ignored_fields(self.model.kind):
             section, name = key.split(".")
             value, default = getattr(getattr(self, section), name), getattr(getattr(Config(), section), name)

@@ -2,6 +2,7 @@
 quick-start recipe, so recipe changes leave these tests alone (random LPIPS trunk, stated in tests)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 
@@ -22,6 +23,16 @@ TINY_ANY_KIND = [  # what makes any model tiny and quick
     "loss.lpips_weights=random",  # no internet: the LPIPS content loss uses a random AlexNet trunk in tests
 ]
 TINY = [*TINY_ANY_KIND, "model.latent_dim=4", "model.hidden_dim=16", "loss.ds_iter=10"]  # StarGAN v2 models
+
+
+@pytest.fixture(autouse=True)
+def quick_classifiers(monkeypatch):
+    """Every evaluation classifier trains for at most 50 steps: tests check the metrics' plumbing, not the
+    classifiers' accuracy (the full domain recipe alone is 3,000 steps per evaluation)."""
+    from i2i.evaluation import domain_accuracy
+
+    for kind, recipe in list(domain_accuracy.RECIPES.items()):
+        monkeypatch.setitem(domain_accuracy.RECIPES, kind, dataclasses.replace(recipe, steps=min(recipe.steps, 50)))
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from i2i.models import Discriminator, Generator, MappingNetwork, StyleEncoder
 
@@ -137,3 +138,43 @@ def test_style_warp_starts_as_the_identity_and_moves_features_by_its_flow():
         from i2i.config import load_config
 
         load_config(None, ["model.warp=true", "model.w_hpf=1"])
+
+
+@pytest.mark.parametrize("bottleneck", [32, 16])
+def test_copy_start_makes_g_an_exact_copy_at_the_bottleneck_resolution(bottleneck):
+    """With the copy start G(x, s) is x averaged over the bottleneck's cells and upsampled back, whatever s (the
+    warp included); the residual convolutions still get a gradient."""
+    from i2i.models.blocks import zero_init_residual
+
+    torch.manual_seed(0)
+    g = Generator(32, style_dim=8, max_conv_dim=16, base_dim=8, bottleneck_size=bottleneck, warp=True, rgb_norm=False)
+    zero_init_residual(g)
+    g.start_as_copy()
+    x, s = torch.rand(2, 3, 32, 32) * 2 - 1, 3 * torch.randn(2, 8)
+    f = 32 // bottleneck
+    expected = F.interpolate(F.avg_pool2d(x, f), scale_factor=f, mode="nearest")
+    out = g(x, s)
+    assert (out - expected).abs().max() < 1e-5
+    out.square().mean().backward()
+    assert g.decode[-1].conv2.weight.grad.abs().sum() > 0
+
+
+def test_copy_start_is_refused_where_it_cannot_hold():
+    from i2i.config import load_config
+    from i2i.kinds import build_networks
+    from i2i.models.blocks import zero_init_residual
+
+    with pytest.raises(ValueError, match="zeroed residual"):
+        Generator(32, base_dim=8, max_conv_dim=16, rgb_norm=False).start_as_copy()
+    g = Generator(32, base_dim=8, max_conv_dim=16)
+    zero_init_residual(g)
+    with pytest.raises(ValueError, match="rgb_norm=False"):
+        g.start_as_copy()
+    base = ["model.img_size=32", "model.base_dim=8", "model.max_conv_dim=16", "model.copy_start=true"]
+    with pytest.raises(ValueError, match="model.copy_start needs"):
+        load_config(None, base)
+    c = load_config(None, base + ["model.zero_init_residual=true", "model.rgb_norm=false"]).model
+    g = build_networks(c, 2).generator
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    expected = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+    assert (g(x, torch.randn(1, c.style_dim)) - expected).abs().max() < 1e-5

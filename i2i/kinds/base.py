@@ -21,12 +21,14 @@ class ModelKind:
     pseudo_domains: bool = False
 
     def build_networks(self, c, num_domains: int, discriminator: bool = True) -> Networks:
-        """G (StarGAN v2's generator, the recipe's zero-initialised residuals where asked), the kind's style
-        networks and, with ``discriminator``, StarGAN v2's multitask D."""
+        """G (StarGAN v2's generator, with the recipe's zero-initialised residuals and copy start where asked), the
+        kind's style networks and, with ``discriminator``, StarGAN v2's multitask D."""
         generator = Generator(c.img_size, c.style_dim, c.max_conv_dim, c.w_hpf, c.base_dim, c.bottleneck_size, c.warp,
                               c.rgb_norm)
         if c.zero_init_residual:
             zero_init_residual(generator)
+        if c.copy_start:
+            generator.start_as_copy()
         mapping, encoder = self.mapping_and_encoder(c, num_domains)
         d = Discriminator(c.img_size, num_domains, c.max_conv_dim, c.base_dim) if discriminator else None
         return Networks(generator, mapping, encoder, d)

@@ -1,6 +1,8 @@
 """StarGAN v2 generator: residual encoder, AdaIN residual decoder, optional face high-pass path."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -87,6 +89,38 @@ class Generator(nn.Module):
         self.apply(he_init)
         if self.warp is not None:
             self.warp.start_as_identity()
+
+    def start_as_copy(self) -> None:
+        """Initialise the shortcut path so that G starts as an exact copy of its input at the bottleneck's
+        resolution (2x2 averages, upsampled, per halving), whatever the style. Not StarGAN v2's initialisation.
+
+        Needs zeroed residual branches (:func:`~i2i.models.blocks.zero_init_residual`), no output norm and no
+        high-pass path. ``from_rgb`` writes ``+x`` and ``-x`` into its first six channels (its other channels keep
+        their random weights), every 1x1 shortcut passes channel ``i`` to channel ``i``, and ``to_rgb`` reads
+        ``x = (lrelu(x) - lrelu(-x)) / 1.2`` back through its LeakyReLU(0.2). Each half's gain undoes the
+        ``1 / sqrt(2)`` of its residual blocks. Channels that ``to_rgb`` does not read at first start random, so
+        the residual branches have varied features to learn from.
+        """
+        if not isinstance(self.to_rgb[0], nn.Identity) or self.w_hpf > 0 or self.from_rgb.out_channels < 6:
+            raise ValueError("a copy start needs rgb_norm=False, w_hpf=0 and a first width of at least 6")
+        if any(block.conv2.weight.any() for block in (*self.encode, *self.decode)):
+            raise ValueError("a copy start needs zeroed residual branches (zero_init_residual first)")
+        with torch.no_grad():
+            rgb = torch.eye(3)
+            w = self.from_rgb.weight
+            w[:6].zero_()
+            w[:6, :, 1, 1] = torch.cat([rgb, -rgb]) * math.sqrt(2) ** len(self.encode)
+            self.from_rgb.bias[:6].zero_()
+            for block in (*self.encode, *self.decode):
+                if block.learned_sc:
+                    w = block.conv1x1.weight
+                    n = min(w.shape[:2])
+                    w[:n].zero_()
+                    w[:n, :n, 0, 0] = torch.eye(n)
+            out = self.to_rgb[-1]
+            out.weight.zero_()
+            out.weight[:, :6, 0, 0] = torch.cat([rgb, -rgb], 1) * math.sqrt(2) ** len(self.decode) / 1.2
+            out.bias.zero_()
 
     def encode_content(self, x: torch.Tensor, masks=None):
         """Style-independent half: returns the bottleneck features and the skip cache for masks."""
