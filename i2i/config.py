@@ -98,6 +98,9 @@ class LossConfig:
     # [recipe] D also sees other domains' real sources, recoloured to the hue of the target's reference, as fakes of the
     # target head, so it must judge a domain by more than its colours (0: StarGAN v2; see stargan_v2_losses.discriminator_loss)
     lambda_recoloured: float = num(0.0, 0.0, 1e6)
+    # [recipe] false: those other domains' reals are fed as they are, not recoloured (where colour is content, a
+    # recoloured real is no real of any domain, but an unchanged one is still no real of the target domain)
+    recolour_negatives: bool = True
     # the content loss's LPIPS trunk: "pretrained" (fetched when missing; training stops before the first iteration
     # when it cannot be had) or "random" (asked for explicitly; the run's log and reports say random-weights)
     lpips_weights: str = choice("pretrained", "pretrained", "random")
@@ -228,7 +231,7 @@ class Config:
 IGNORED_BY_KIND = {
     "stargan_v2": ("model.num_clusters", "model.guide_width", "tunit.*"),
     "tunit": ("model.hidden_dim", "model.w_hpf", "loss.lambda_sty", "loss.lambda_ds", "loss.ds_iter",
-              "loss.lambda_cyc", "loss.smooth_trains_encoder", "loss.lambda_recoloured",
+              "loss.lambda_cyc", "loss.smooth_trains_encoder", "loss.lambda_recoloured", "loss.recolour_negatives",
               "train.f_lr", "train.channels_last", "train.compile", "train.fan_weights"),
 }
 

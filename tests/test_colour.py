@@ -66,3 +66,18 @@ def test_recoloured_negatives_are_fakes_of_the_target_head():
     want = F.softplus(logits[[0, 2, 3]]).mean()  # row 1 already is of its target domain: not a negative
     assert torch.allclose(terms["recoloured"], want)
     assert torch.allclose(loss, off + 0.5 * want)
+
+
+def test_plain_negatives_are_the_unchanged_reals_of_other_domains():
+    """``recolour_negatives=False``: the other domains' reals go to the target head as they are."""
+    g = torch.Generator().manual_seed(2)
+    batch = {"x_src": torch.rand(3, 3, 8, 8, generator=g) - 0.5, "x_ref": torch.rand(3, 3, 8, 8, generator=g) - 0.5,
+             "y_src": torch.tensor([0, 1, 2]), "y_trg": torch.tensor([2, 1, 0])}
+    nets = SimpleNamespace(discriminator=_MeanD())
+    autocast = lambda enabled=True: contextlib.nullcontext()  # noqa: E731
+    weights = LossWeights(0, 1, 1, 1, 1, 1, 1, recoloured=1.0, recolour_negatives=False)
+    _, terms = discriminator_loss(nets, batch, torch.zeros(3, 3, 8, 8), weights, autocast)
+    x_neg, y_neg = nets.discriminator.calls[-1]
+    assert torch.equal(x_neg, batch["x_src"]) and torch.equal(y_neg, batch["y_trg"])
+    logits = 10 * batch["x_src"].mean((1, 2, 3)) + batch["y_trg"].float()
+    assert torch.allclose(terms["recoloured"], F.softplus(logits[[0, 2]]).mean())  # row 1 is no negative

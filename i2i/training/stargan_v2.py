@@ -94,7 +94,8 @@ class Trainer(TrainerBase):
         c = self.cfg.loss
         return LossWeights(reg=c.lambda_reg, sty=c.lambda_sty, ds=ds_weight(step, c.lambda_ds, c.ds_iter),
                        cyc=c.lambda_cyc, tri=c.lambda_tri, sr=ramp_weight(step, c.lambda_sr, c.sr_start, c.sr_ramp),
-                       cont=c.lambda_cont, recoloured=c.lambda_recoloured, tri_margin=c.tri_margin,
+                       cont=c.lambda_cont, recoloured=c.lambda_recoloured,
+                       recolour_negatives=c.recolour_negatives, tri_margin=c.tri_margin,
                        on=c.smoothing_on)
 
     def to_device(self, batch: dict) -> dict:

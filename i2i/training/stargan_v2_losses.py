@@ -23,6 +23,7 @@ class LossWeights:
     sr: float
     cont: float
     recoloured: float = 0.0
+    recolour_negatives: bool = True
     tri_margin: float = 0.1
     on: frozenset[str] = frozenset({"tri", "sr", "cont"})
 
@@ -90,7 +91,7 @@ def discriminator_loss(nets: Networks, batch: dict, x_fake: torch.Tensor, w: Los
     loss = loss_real + loss_fake + w.reg * loss_reg
     terms = {"real": loss_real.detach(), "fake": loss_fake.detach(), "reg": loss_reg.detach()}
     if w.recoloured > 0:
-        x_neg = recolour_like(x_real.detach(), batch["x_ref"])
+        x_neg = recolour_like(x_real.detach(), batch["x_ref"]) if w.recolour_negatives else x_real.detach()
         with autocast():
             logits = nets.discriminator(x_neg, y_trg).float()
         loss_neg = losses.adversarial_loss(logits, 0, mask=y_trg != y_org)
