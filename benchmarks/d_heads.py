@@ -13,10 +13,11 @@ import argparse
 
 import torch
 
-from i2i.config import load_config
 from i2i.data.dataset import DomainImages
+from i2i.data.images import to_float
+from i2i.hub import load_networks
 from i2i.kinds import build_networks
-from i2i.rundir import NETS_FILE, load_flat_state, read_domains, read_weights, resolve_checkpoint
+from i2i.rundir import NETS_FILE, load_flat_state, read_weights, resolve_checkpoint
 
 
 def main() -> None:
@@ -28,17 +29,14 @@ def main() -> None:
     args = parser.parse_args()
 
     run_dir, ema_file = resolve_checkpoint(args.checkpoint)
-    cfg, domains = load_config(run_dir / "config.yaml"), read_domains(run_dir)
-    nets = build_networks(cfg.model, len(domains))
+    cfg, domains, ema = load_networks(run_dir, ema_file)
+    nets = build_networks(cfg.model, len(domains))  # the trained networks: the EMA set has no discriminator
     load_flat_state(nets, read_weights(ema_file.parent / NETS_FILE), str(ema_file.parent / NETS_FILE))
-    ema = build_networks(cfg.model, len(domains), discriminator=False)
-    load_flat_state(ema, read_weights(ema_file), str(ema_file))
     val = DomainImages(args.data, "val", cfg.model.img_size, progress=False)
     if val.domains != domains:
         parser.error(f"{args.data} has domains {val.domains}, the run {domains}")
     g = torch.Generator().manual_seed(args.seed)
-    reals = [torch.stack([val.image(i) for i in range(int(val.starts[d]), int(val.starts[d]) +
-                                                        min(args.per_domain, int(val.counts[d])))]).float() / 127.5 - 1
+    reals = [to_float(torch.stack([val.image(i) for i in val.domain_indices(d)[:args.per_domain]]))
              for d in range(len(domains))]
     heads = nets.discriminator.eval()
     with torch.no_grad():
