@@ -58,6 +58,8 @@ class ModelConfig:
     # is an exact copy of its input at the bottleneck's resolution (Generator.start_as_copy); needs
     # zero_init_residual, rgb_norm false and w_hpf 0
     copy_start: bool = False
+    # [recipe] D's widths (first width and cap) are G's times this. 1: StarGAN v2's D, as wide as G's encoder
+    disc_width: int = num(1, 1, 16)
     # "stargan_v2": domain folders give the labels; M maps z to styles, E encodes references.
     # "tunit": no labels (TUNIT, Baek et al. 2021): a guiding network clusters the images into num_clusters
     # pseudo-domains and encodes styles (it takes E's place); styles are sampled per cluster (ClusterStyles).

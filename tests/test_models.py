@@ -54,6 +54,20 @@ def test_bottleneck_defaults_to_stargan_v2_sixteen_and_sets_the_number_of_stages
         Generator(32, bottleneck_size=64)
 
 
+def test_disc_width_multiplies_only_the_discriminators_widths():
+    from i2i.config import ModelConfig
+    from i2i.kinds import build_networks
+
+    cfg = ModelConfig(img_size=64, style_dim=8, latent_dim=4, hidden_dim=16, max_conv_dim=32, base_dim=8)
+    plain = build_networks(cfg, 3)
+    cfg.disc_width = 2
+    wide = build_networks(cfg, 3)
+    assert [c.out_channels for c in wide.discriminator.modules() if isinstance(c, torch.nn.Conv2d)][:2] == [16, 16]
+    assert count(wide.discriminator) == count(Discriminator(64, num_domains=3, max_conv_dim=64, base_dim=16))
+    assert count(plain.discriminator) == count(Discriminator(64, num_domains=3, max_conv_dim=32, base_dim=8))
+    assert all(count(getattr(wide, n)) == count(getattr(plain, n)) for n in ("generator", "mapping_network", "style_encoder"))
+
+
 @pytest.mark.parametrize("bad", [16, 48, 1024])
 def test_bad_img_size(bad):
     with pytest.raises(ValueError, match="power of two"):

@@ -6,7 +6,7 @@ import importlib
 import torch
 
 from i2i.models import Discriminator, Generator, Networks
-from i2i.models.blocks import zero_init_residual
+from i2i.models.blocks import default_base_dim, zero_init_residual
 
 
 class ModelKind:
@@ -30,7 +30,10 @@ class ModelKind:
         if c.copy_start:
             generator.start_as_copy()
         mapping, encoder = self.mapping_and_encoder(c, num_domains)
-        d = Discriminator(c.img_size, num_domains, c.max_conv_dim, c.base_dim) if discriminator else None
+        d = None
+        if discriminator:
+            base_dim = (c.base_dim or default_base_dim(c.img_size)) * c.disc_width
+            d = Discriminator(c.img_size, num_domains, c.max_conv_dim * c.disc_width, base_dim)
         return Networks(generator, mapping, encoder, d)
 
     def mapping_and_encoder(self, c, num_domains: int):
