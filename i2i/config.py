@@ -109,6 +109,10 @@ class LossConfig:
     # True: triplet/SR on encoder codes also step E in reference iterations (the paper's intent).
     # False: reproduce the authors' code, where reference iterations step G only.
     smooth_trains_encoder: bool = True
+    # [recipe] True: reference iterations also step E with the adversarial term of G(x, E(x_ref)), so a real
+    # reference must encode to a code that D accepts in its domain. False: StarGAN v2, where E learns only from
+    # fakes (style reconstruction) and reference-guided translations may carry their domain less than latent ones
+    reference_trains_encoder: bool = False
 
     @property
     def smoothing_on(self) -> frozenset[str]:
@@ -233,7 +237,8 @@ class Config:
 IGNORED_BY_KIND = {
     "stargan_v2": ("model.num_clusters", "model.guide_width", "tunit.*"),
     "tunit": ("model.hidden_dim", "model.w_hpf", "loss.lambda_sty", "loss.lambda_ds", "loss.ds_iter",
-              "loss.lambda_cyc", "loss.smooth_trains_encoder", "loss.lambda_recoloured", "loss.recolour_negatives",
+              "loss.lambda_cyc", "loss.smooth_trains_encoder", "loss.reference_trains_encoder",
+              "loss.lambda_recoloured", "loss.recolour_negatives",
               "train.f_lr", "train.channels_last", "train.compile", "train.fan_weights"),
 }
 

@@ -99,15 +99,17 @@ def _one_iteration(cfg, batch):
     return trainer, before
 
 
-def test_smooth_terms_route_to_the_encoder_in_reference_iterations(tiny_config, synthetic_root):
-    """Default: triplet/SR on E's codes step E in reference iterations; authors' mode steps G only.
+@pytest.mark.parametrize("knob", ["loss.smooth_trains_encoder", "loss.reference_trains_encoder"])
+def test_reference_iterations_route_terms_to_the_encoder_only_when_asked(tiny_config, synthetic_root, knob):
+    """smooth_trains_encoder: triplet/SR on E's codes step E in reference iterations (default; the authors' mode
+    steps G only). reference_trains_encoder: the adversarial term of G(x, E(x_ref)) steps E there too.
 
-    G's update is the same in both modes (E steps after G's gradients are taken), E's differs.
+    G's update is the same either way (E steps after G's gradients are taken), E's differs.
     """
     images = DomainImages(synthetic_root, "train", 32, progress=False)
     batch = TrainBatches(images, 4, 4, seed=1)[0]
-    ours, _ = _one_iteration(tiny_config("loss.smooth_trains_encoder=true"), batch)
-    authors, _ = _one_iteration(tiny_config("loss.smooth_trains_encoder=false"), batch)
+    ours, _ = _one_iteration(tiny_config(f"{knob}=true"), batch)
+    authors, _ = _one_iteration(tiny_config(f"{knob}=false"), batch)
     for (k, a), b in zip(ours.nets.generator.state_dict().items(), authors.nets.generator.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), k
     diff = max((a - b).abs().max().item() for a, b in zip(ours.nets.style_encoder.parameters(),

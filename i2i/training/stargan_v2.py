@@ -25,7 +25,8 @@ class Trainer(TrainerBase):
 
     Per iteration: D step with a latent-code fake, D step with a reference fake, G step with latent
     styles (updates G, M and E), G step with reference styles (updates G; and E through the triplet
-    and SR terms when ``loss.smooth_trains_encoder``), then the EMA update of G, M and E.
+    and SR terms when ``loss.smooth_trains_encoder``, through the adversarial term when
+    ``loss.reference_trains_encoder``), then the EMA update of G, M and E.
 
     G, M and E do not change before the latent G step, so its translation ``G(x, M(z1, y_trg))`` is made
     once, with its graph, at the start: the latent D step gets it detached, and the reference D fake is
@@ -131,14 +132,19 @@ class Trainer(TrainerBase):
         nets.discriminator.requires_grad_(False)  # G steps need gradients through D, not into it
         gme = ["generator", "mapping_network", "style_encoder"]
         for mode in ("latent", "reference"):
-            main, smooth, terms = generator_loss(nets, batch, mode, w, self.autocast, self.lpips, masks, self.fan,
-                                                 latent if mode == "latent" else None)
+            main, smooth, terms, adv = generator_loss(nets, batch, mode, w, self.autocast, self.lpips, masks,
+                                                      self.fan, latent if mode == "latent" else None)
             if mode == "latent":
                 self.update([(main if smooth is None else main + smooth, gme)], gme)
-            elif cfg.smooth_trains_encoder and smooth is not None:
-                self.update([(main, ["generator"]), (smooth, ["style_encoder"])], ["generator", "style_encoder"])
-            else:  # StarGAN v2 / the authors' code: reference iterations step G only
-                self.update([(main, ["generator"])], ["generator"])
+            else:  # StarGAN v2 / the authors' code step G only; E only with the terms the config routes to it
+                encoder = [adv] if cfg.reference_trains_encoder else []
+                if cfg.smooth_trains_encoder and smooth is not None:
+                    encoder.append(smooth)
+                if encoder:
+                    self.update([(main, ["generator"]), (sum(encoder), ["style_encoder"])],
+                                ["generator", "style_encoder"])
+                else:
+                    self.update([(main, ["generator"])], ["generator"])
             out.update({f"G/{mode}/{k}": v for k, v in terms.items()})
         for name, ema_net in self.ema.items():
             update_ema(getattr(nets, name), ema_net, self.cfg.train.ema_beta)

@@ -104,7 +104,8 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: LossWeights, autoc
                    fan=None, fwd: Translation | None = None):
     """G-side losses of one latent or reference iteration.
 
-    Returns ``(main, smooth, terms)`` (``smooth`` is None while no smoothing term is active):
+    Returns ``(main, smooth, terms, adv)`` (``smooth`` is None while no smoothing term is active; ``adv`` is
+    ``L_adv`` with its graph, for a caller that routes it to E too):
     ``main = L_adv + l_sty L_sty - l_ds L_ds + l_cyc L_cyc +
     l_cont L_cont`` (StarGAN v2 Eq. 7 plus the paper's content loss, Eq. 4) and ``smooth = l_tri L_tri
     + l_sr L_SR`` (Eq. 1 and 3), which only involve style codes. They are returned apart so the caller
@@ -144,7 +145,7 @@ def generator_loss(nets: Networks, batch: dict, mode: str, w: LossWeights, autoc
     active = [w_ * term for w_, term in ((w.tri, loss_tri), (w.sr, loss_sr)) if w_ > 0]
     smooth = torch.stack(active).sum() if active else None
     terms = dict(adv=loss_adv, sty=loss_sty, ds=loss_ds, cyc=loss_cyc, cont=loss_cont, tri=loss_tri, sr=loss_sr)
-    return main, smooth, {k: v.detach().float() for k, v in terms.items()}
+    return main, smooth, {k: v.detach().float() for k, v in terms.items()}, loss_adv
 
 
 def smoothing_terms(nets: Networks, batch: dict, mode: str, w: LossWeights, autocast, s_trg: torch.Tensor,
