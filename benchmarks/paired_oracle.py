@@ -24,24 +24,30 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from i2i.cli.common import add_overrides
 from i2i.config import load_config
 from i2i.data.dataset import DomainImages
 from i2i.data.images import to_float
+from i2i.evaluation.paired import paired_truth
 from i2i.kinds import build_networks
 from i2i.losses import adversarial_loss, r1_penalty
 from i2i.training.checkpoint import save_checkpoint
 from i2i.training.ema import update_ema
 from i2i.training.loop import prepare_run_dir
-from i2i.training.trainer import learning_rate, set_learning_rates
+from i2i.training.trainer import make_optimizers, set_learning_rates
 
 
 def paired_table(images: DomainImages) -> torch.Tensor:
-    """``(contents, domains)`` image indices of the contents that every domain has (paired by file name)."""
-    by_domain = [{images.paths[i].stem: i for i in images.domain_indices(d)} for d in range(images.num_domains)]
-    names = sorted(set.intersection(*(set(m) for m in by_domain)))
-    if not names:
-        raise SystemExit(f"{images.root}/{images.split} is not paired: no file name is in every domain")
-    return torch.tensor([[m[n] for m in by_domain] for n in names])
+    """``(contents, domains)`` image indices of the contents that every domain has (paired by file name, as
+    :func:`i2i.evaluation.paired.paired_truth` pairs them), in the order of their names."""
+    truth = paired_truth(images)
+    if truth is None:
+        raise SystemExit(f"{images.root}/{images.split} is not paired: fewer than half of its images have a "
+                         "same-named partner in every domain")
+    first = images.domain_indices(0)
+    rows = truth.partner[first.start:first.stop]
+    rows = rows[(rows >= 0).all(1)]
+    return rows[sorted(range(len(rows)), key=lambda r: images.paths[rows[r, 0]].stem)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", help="a config YAML (default: the defaults)")
     parser.add_argument("--out", required=True, help="a new run directory")
     parser.add_argument("--adversarial", action="store_true", help="pix2pix: L1 x 100 plus the config's D")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    add_overrides(parser)
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.set)
     m, t = cfg.model, cfg.train
@@ -62,8 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     ema = nets.ema_copy()
     trained = ("generator", "mapping_network", "style_encoder")
     optimized = trained + (("discriminator",) if args.adversarial else ())
-    optims = {n: torch.optim.Adam(getattr(nets, n).parameters(), lr=learning_rate(t, n), betas=(t.beta1, t.beta2),
-                                  weight_decay=t.weight_decay) for n in optimized}
+    optims = make_optimizers(nets, t, optimized)
     g = torch.Generator().manual_seed(t.seed)
     nc, nd, b = table.shape[0], table.shape[1], t.batch_size
     start = time.perf_counter()
@@ -103,7 +108,6 @@ def main(argv: list[str] | None = None) -> None:
         loss.backward()
         for n in trained:
             optims[n].step()
-        for n in trained:
             update_ema(getattr(nets, n), getattr(ema, n), t.ema_beta)
         if step % t.log_every == 0 or step == t.total_iters:
             print(f"step {step}  L1 {l1.item() / 2:.4f}  {(time.perf_counter() - start) / step:.2f} s/it", flush=True)

@@ -18,7 +18,7 @@ def test_gpu_check_exits_0_without_cuda(tmp_path):
     assert not (tmp_path / "gpu_check.md").exists()
 
 
-def test_paired_oracle_pairs_by_file_name_and_writes_a_run_that_loads(tmp_path, monkeypatch):
+def test_paired_oracle_pairs_by_file_name_and_writes_a_run_that_loads(tmp_path):
     """Two domains sharing the names 0-2 (domain a also has an unpaired x): the table pairs 0-2 only; two
     adversarial iterations write a checkpoint whose EMA networks load like any run's."""
     import importlib.util

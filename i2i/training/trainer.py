@@ -34,6 +34,12 @@ def learning_rate(t: TrainConfig, name: str) -> float:
     return t.f_lr if name == "mapping_network" else t.lr
 
 
+def make_optimizers(nets, t: TrainConfig, names) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per named network of ``nets``, with :func:`learning_rate` and the config's betas and weight decay."""
+    return {name: torch.optim.Adam(getattr(nets, name).parameters(), lr=learning_rate(t, name),
+                                   betas=(t.beta1, t.beta2), weight_decay=t.weight_decay) for name in names}
+
+
 def set_learning_rates(optims: dict[str, torch.optim.Optimizer], t: TrainConfig, step: int) -> None:
     """Set each named optimiser's rate for iteration ``step``: :func:`learning_rate` times the linear decay of
     ``lr_decay_iters`` (a pure function of the step, so exact on resume)."""
@@ -88,9 +94,7 @@ class TrainerBase:
             for _, net in self.nets.items():
                 broadcast_module(net)
         self.ema = self.nets.ema_copy()
-        self.optims = {name: torch.optim.Adam(getattr(self.nets, name).parameters(), lr=learning_rate(t, name),
-                                              betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
-                       for name in self.optimized}
+        self.optims = make_optimizers(self.nets, t, self.optimized)
         self.autocast, self.scaler = mixed_precision(t.amp, device)
         self.lpips, self.lpips_provenance = content_lpips(cfg, device)
 
